@@ -1,0 +1,1 @@
+"""Shared plumbing for the Pupilpost services: settings, bus, db, crypto, auth, telemetry, runner."""

@@ -1,0 +1,264 @@
+"""All cryptography in Pupilpost. Nothing else touches key material.
+
+Envelope encryption: a master key (KEK) from configuration wraps per-school
+data keys (families `personal` and `transactional`); per-message keys are
+wrapped by the school's personal key, so destroying either shreds the message.
+Ciphertext format (bytes):
+
+    version (1) | key_id (16) | nonce (12) | AES-256-GCM ciphertext+tag
+
+The associated data binds a ciphertext to its school and field, so a value
+moved to another school's row or another column fails to decrypt.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID, uuid4
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+VERSION = 1
+_HEADER = 1 + 16 + 12
+FAMILIES = ("personal", "transactional")
+
+
+class CryptoError(Exception):
+    """Base class: decryption or key problems. Messages never contain key or plaintext."""
+
+
+class KeyUnavailable(CryptoError):
+    """The key id is unknown here, or the key was destroyed."""
+
+
+class TamperedCiphertext(CryptoError):
+    """Authentication failed: wrong key, wrong school/field binding, or altered bytes."""
+
+
+class MasterKeyMissing(CryptoError):
+    """No KEK configured (refused in production)."""
+
+
+def _aad(school_id: UUID, field: str) -> bytes:
+    return f"pupilpost:v{VERSION}:{school_id}:{field}".encode()
+
+
+def seal(key: bytes, key_id: UUID, school_id: UUID, field: str, plaintext: bytes) -> bytes:
+    """Encrypt `plaintext` under `key`, bound to `school_id` and `field`."""
+    nonce = os.urandom(12)
+    ct = AESGCM(key).encrypt(nonce, plaintext, _aad(school_id, field))
+    return bytes([VERSION]) + key_id.bytes + nonce + ct
+
+
+def key_id_of(blob: bytes) -> UUID:
+    """The key id a ciphertext was sealed with."""
+    if len(blob) < _HEADER + 16 or blob[0] != VERSION:
+        raise TamperedCiphertext("ciphertext is malformed or of an unknown version")
+    return UUID(bytes=bytes(blob[1:17]))
+
+
+def unseal(key: bytes, school_id: UUID, field: str, blob: bytes) -> bytes:
+    """Decrypt a `seal` result; raises TamperedCiphertext if anything was changed."""
+    key_id_of(blob)
+    try:
+        return AESGCM(key).decrypt(bytes(blob[17:29]), bytes(blob[29:]), _aad(school_id, field))
+    except InvalidTag as exc:
+        raise TamperedCiphertext("ciphertext failed authentication") from exc
+
+
+def _wrap_aad(school_id: UUID, purpose: str, key_id: UUID) -> bytes:
+    return f"pupilpost:wrap:{school_id}:{purpose}:{key_id}".encode()
+
+
+def wrap(kek: bytes, school_id: UUID, purpose: str, key_id: UUID, dek: bytes) -> bytes:
+    """Wrap a data key under a key-encryption key."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(kek).encrypt(nonce, dek, _wrap_aad(school_id, purpose, key_id))
+
+
+def unwrap(kek: bytes, school_id: UUID, purpose: str, key_id: UUID, wrapped: bytes) -> bytes:
+    """Unwrap a data key; a wrong KEK or a moved row fails."""
+    try:
+        return AESGCM(kek).decrypt(bytes(wrapped[:12]), bytes(wrapped[12:]), _wrap_aad(school_id, purpose, key_id))
+    except InvalidTag as exc:
+        raise TamperedCiphertext("wrapped key failed authentication") from exc
+
+
+def blind_index(index_key: bytes, field: str, normalised: str) -> bytes:
+    """Keyed HMAC of a normalised value: equality lookups without plaintext."""
+    return hmac.new(index_key, f"{field}\x00{normalised}".encode(), hashlib.sha256).digest()
+
+
+def derive_index_key(personal_key: bytes) -> bytes:
+    """The blind-index key is derived from the personal key, so it dies with it."""
+    return HKDF(SHA256(), 32, salt=None, info=b"pupilpost blind index v1").derive(personal_key)
+
+
+def load_master_key(value: str | None, path: Path | None, *, development: bool) -> bytes:
+    """The KEK from configuration (base64), a key file, or (development only) a generated file."""
+    if value:
+        return _decode_kek(value)
+    if path is not None and path.exists():
+        return _decode_kek(path.read_text().strip())
+    if not development:
+        raise MasterKeyMissing(
+            "no master key: set PUPILPOST_MASTER_KEY (base64 of 32 bytes) or PUPILPOST_MASTER_KEY_FILE")
+    if path is None:
+        raise MasterKeyMissing("development mode needs PUPILPOST_MASTER_KEY_FILE to keep a generated key")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(base64.b64encode(os.urandom(32)).decode())
+    return _decode_kek(path.read_text().strip())
+
+
+def _decode_kek(text: str) -> bytes:
+    try:
+        key = base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise MasterKeyMissing("master key is not valid base64") from exc
+    if len(key) != 32:
+        raise MasterKeyMissing("master key must be 32 bytes (AES-256)")
+    return key
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """An unwrapped data key, held only in memory."""
+
+    key_id: UUID
+    school_id: UUID
+    purpose: str
+    material: bytes
+
+
+class Keyring:
+    """Per-school and per-message keys, stored wrapped in the `keyring` schema.
+
+    Methods take the caller's connection so key reads and writes join the
+    caller's transaction and its school context (row-level security).
+    Unwrapped keys are cached in memory for `cache_seconds`; `forget` drops them.
+    """
+
+    def __init__(self, kek: bytes, cache_seconds: float = 30.0) -> None:
+        self._kek = kek
+        self._ttl = cache_seconds
+        self._cache: dict[UUID, tuple[float, DataKey]] = {}
+        self._family: dict[tuple[UUID, str], UUID] = {}
+
+    async def provision_school(self, conn, school_id: UUID) -> dict[str, UUID]:
+        """Create the school's personal and transactional keys if missing; return their ids."""
+        ids = {}
+        for family in FAMILIES:
+            ids[family] = await self._ensure(conn, school_id, family, None, None)
+        return ids
+
+    async def create_message_key(self, conn, school_id: UUID, message_id: UUID) -> UUID:
+        """A fresh key for one message, wrapped by the school's personal key."""
+        parent = await self.family_key(conn, school_id, "personal")
+        return await self._ensure(conn, school_id, "message", message_id, parent)
+
+    async def _ensure(self, conn, school_id, purpose, subject_id, parent: DataKey | None) -> UUID:
+        key_id, dek = uuid4(), AESGCM.generate_key(bit_length=256)
+        wrapper = parent.material if parent else self._kek
+        wrapped = wrap(wrapper, school_id, purpose, key_id, dek)
+        row = await conn.fetchrow(
+            "INSERT INTO keyring.data_key (key_id, school_id, purpose, subject_id, parent_key_id, wrapped)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING key_id",
+            key_id, school_id, purpose, subject_id, parent.key_id if parent else None, wrapped)
+        if row is not None:
+            return key_id
+        existing = await conn.fetchval(
+            "SELECT key_id FROM keyring.data_key WHERE school_id = $1 AND purpose = $2"
+            " AND subject_id IS NOT DISTINCT FROM $3", school_id, purpose, subject_id)
+        if existing is None:
+            raise KeyUnavailable(f"no {purpose} key for school {school_id}")
+        return existing
+
+    async def family_key(self, conn, school_id: UUID, family: str) -> DataKey:
+        """The school's live key of a family (personal / transactional)."""
+        key_id = self._family.get((school_id, family))
+        if key_id is None:
+            key_id = await conn.fetchval(
+                "SELECT key_id FROM keyring.data_key WHERE school_id = $1 AND purpose = $2",
+                school_id, family)
+            if key_id is None:
+                raise KeyUnavailable(f"school {school_id} has no {family} key")
+            self._family[(school_id, family)] = key_id
+        return await self.key(conn, key_id)
+
+    async def message_key(self, conn, school_id: UUID, message_id: UUID) -> DataKey:
+        """The key of one message."""
+        key_id = await conn.fetchval(
+            "SELECT key_id FROM keyring.data_key WHERE school_id = $1 AND purpose = 'message'"
+            " AND subject_id = $2", school_id, message_id)
+        if key_id is None:
+            raise KeyUnavailable(f"message {message_id} has no key")
+        return await self.key(conn, key_id)
+
+    async def key(self, conn, key_id: UUID) -> DataKey:
+        """Unwrap a key by id (through its parents), using the in-memory cache."""
+        hit = self._cache.get(key_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        row = await conn.fetchrow(
+            "SELECT school_id, purpose, parent_key_id, wrapped FROM keyring.data_key WHERE key_id = $1",
+            key_id)
+        if row is None or row["wrapped"] is None:
+            raise KeyUnavailable(f"key {key_id} is unknown or destroyed")
+        wrapper = self._kek
+        if row["parent_key_id"] is not None:
+            wrapper = (await self.key(conn, row["parent_key_id"])).material
+        material = unwrap(wrapper, row["school_id"], row["purpose"], key_id, row["wrapped"])
+        data_key = DataKey(key_id, row["school_id"], row["purpose"], material)
+        self._cache[key_id] = (time.monotonic() + self._ttl, data_key)
+        return data_key
+
+    async def encrypt(self, conn, school_id: UUID, field: str, plaintext: str | bytes,
+                      *, family: str = "personal") -> bytes:
+        """Encrypt a field under the school's key of `family`."""
+        key = await self.family_key(conn, school_id, family)
+        data = plaintext.encode() if isinstance(plaintext, str) else plaintext
+        return seal(key.material, key.key_id, school_id, field, data)
+
+    async def encrypt_with(self, key: DataKey, field: str, plaintext: str | bytes) -> bytes:
+        """Encrypt under an already-loaded key (e.g. a message key)."""
+        data = plaintext.encode() if isinstance(plaintext, str) else plaintext
+        return seal(key.material, key.key_id, key.school_id, field, data)
+
+    async def decrypt(self, conn, school_id: UUID, field: str, blob: bytes) -> bytes:
+        """Decrypt a field; KeyUnavailable if its key is gone, TamperedCiphertext if altered."""
+        key = await self.key(conn, key_id_of(blob))
+        if key.school_id != school_id:
+            raise TamperedCiphertext("ciphertext belongs to another school")
+        return unseal(key.material, school_id, field, blob)
+
+    async def index(self, conn, school_id: UUID, field: str, normalised: str) -> bytes:
+        """Blind index of a normalised value under the school's personal key."""
+        key = await self.family_key(conn, school_id, "personal")
+        return blind_index(derive_index_key(key.material), field, normalised)
+
+    async def destroy(self, conn, school_id: UUID, *, purpose: str, subject_id: UUID | None = None) -> int:
+        """Crypto-shred: erase the wrapped key(s). Returns how many keys were destroyed."""
+        rows = await conn.fetch(
+            "UPDATE keyring.data_key SET wrapped = NULL, destroyed_at = now()"
+            " WHERE school_id = $1 AND purpose = $2 AND subject_id IS NOT DISTINCT FROM $3"
+            " AND wrapped IS NOT NULL RETURNING key_id", school_id, purpose, subject_id)
+        self.forget(school_id)
+        return len(rows)
+
+    def forget(self, school_id: UUID | None = None) -> None:
+        """Drop cached keys (of one school, or all)."""
+        for key_id, (_, key) in list(self._cache.items()):
+            if school_id is None or key.school_id == school_id:
+                del self._cache[key_id]
+        for k in [k for k in self._family if school_id is None or k[0] == school_id]:
+            del self._family[k]

@@ -1,0 +1,197 @@
+"""A service's life: build (app, broker, consumer, outbox), start, serve, stop.
+
+Every service is composed the same way; its own `main.py` adds routes and
+handlers. Tests start services in-process with `start()`/`stop()`; the
+container entry point `pupilpost run <service>` serves them with uvicorn.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+
+from pupilpost import auth, db, telemetry
+from pupilpost.bus import BrokerUnreachable, Consumer, Outbox, OutboxRelay, ensure_topics, make_broker
+from pupilpost.crypto import CryptoError, Keyring, load_master_key
+from pupilpost.settings import PlatformSettings, ServiceSettings
+from schemas.auth import CredentialIssuedV1, CredentialRevokedV1
+from schemas.registry import TOPICS
+
+log = logging.getLogger("pupilpost.runner")
+
+
+class StartupError(RuntimeError):
+    """A dependency is missing or unreachable; the message is one line saying which and where."""
+
+
+@dataclass
+class Service:
+    """One running Pupilpost service and the resources it owns."""
+
+    name: str
+    platform: PlatformSettings
+    settings: ServiceSettings
+    migrations: Path
+    app: FastAPI
+    broker: KafkaBroker
+    outbox: Outbox
+    handlers: dict[type, Callable[..., Awaitable[None]]] = field(default_factory=dict)
+    on_start: list[Callable[["Service"], Awaitable[None]]] = field(default_factory=list)
+    keyring: Keyring | None = None
+    pool: db.Pool | None = None
+    relay: OutboxRelay | None = None
+    ready: bool = False
+
+    @property
+    def schema(self) -> str:
+        """The service's PostgreSQL schema (its name)."""
+        return self.name
+
+    def handle(self, model: type, fn: Callable[..., Awaitable[None]]) -> None:
+        """Route events of `model` to `fn(evt, conn, svc)`."""
+        self.handlers[model] = functools.partial(_call_with_svc, fn, self)
+
+    async def principal(self, request: Request) -> auth.Principal:
+        """FastAPI dependency: the authenticated caller, or 401."""
+        return await auth.principal_from(request, self.db(), self.schema)
+
+    def db(self) -> db.Pool:
+        """The pool (only after start)."""
+        if self.pool is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self.pool
+
+    def keys(self) -> Keyring:
+        """The keyring (only after start)."""
+        if self.keyring is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self.keyring
+
+    async def start(self) -> None:
+        """Migrate, connect, subscribe, relay; raises StartupError with one clear line."""
+        try:
+            kek = load_master_key(
+                self.platform.master_key.get_secret_value() if self.platform.master_key else None,
+                self.platform.master_key_file, development=self.platform.mode == "development")
+            self.keyring = Keyring(kek, self.platform.key_cache_seconds)
+            owner_dsn = self.settings.migrate_database_url or self.settings.database_url
+            app_role = db.role_of(self.settings.database_url) or "postgres"
+            await db.migrate(owner_dsn, self.schema, [db.PLATFORM_MIGRATIONS, self.migrations], app_role)
+            await db.migrate(owner_dsn, "keyring", [db.KEYRING_MIGRATIONS], app_role)
+            self.pool = await db.connect_pool(
+                self.settings.database_url, min_size=self.settings.pool_min, max_size=self.settings.pool_max)
+            await ensure_topics(self.platform, list(TOPICS))
+            await self._start_broker()
+            self.relay = OutboxRelay(self.pool, self.schema, self.broker, self.platform)
+            await self.relay.start()
+            for hook in self.on_start:
+                await hook(self)
+        except (db.DatabaseUnreachable, BrokerUnreachable, CryptoError) as exc:
+            await self.stop()
+            raise StartupError(f"{self.name}: {exc}") from None
+        self.ready = True
+
+    async def _start_broker(self) -> None:
+        try:
+            await asyncio.wait_for(self.broker.start(), 60)
+        except (OSError, TimeoutError, Exception) as exc:
+            if exc.__class__.__name__.startswith("Kafka") or isinstance(exc, OSError | TimeoutError):
+                raise BrokerUnreachable(
+                    f"cannot reach Kafka at {self.platform.kafka_bootstrap}: {exc.__class__.__name__}") from exc
+            raise
+
+    async def stop(self) -> None:
+        """Stop relay, broker and pool; safe to call twice."""
+        self.ready = False
+        if self.relay is not None:
+            await self.relay.stop()
+            self.relay = None
+        await self.broker.stop()
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+
+    async def is_ready(self) -> bool:
+        """Migrations ran, the database answers and the broker is reachable."""
+        if not self.ready or self.pool is None:
+            return False
+        try:
+            async with self.pool.acquire(timeout=2) as conn:
+                await conn.fetchval("SELECT 1")
+            return bool(await self.broker.ping(timeout=2))
+        except Exception:
+            return False
+
+
+async def _call_with_svc(fn: Callable[..., Awaitable[None]], svc: Service, evt: Any, conn: db.Conn) -> None:
+    await fn(evt, conn, svc)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    # Name the field and the problem; never echo the submitted value (it may be personal data).
+    errors = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"], "type": e["type"]}
+              for e in exc.errors()]
+    return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
+
+
+def create_service(name: str, platform: PlatformSettings, settings: ServiceSettings,
+                   migrations: Path) -> Service:
+    """A service with health routes, tracing, credential projection and its consumer."""
+    telemetry.setup(name)
+    app = FastAPI(title=f"Pupilpost {name}", version="0.1.0")
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_middleware(telemetry.TracingMiddleware, service=name)
+    svc = Service(name, platform, settings, migrations, app, make_broker(platform, name), Outbox(name))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        ok = await svc.is_ready()
+        return JSONResponse({"ready": ok, "service": name}, status_code=200 if ok else 503)
+
+    svc.handle(CredentialIssuedV1, _on_credential_issued)
+    svc.handle(CredentialRevokedV1, _on_credential_revoked)
+    return svc
+
+
+async def _on_credential_issued(evt: CredentialIssuedV1, conn: db.Conn, svc: Service) -> None:
+    await auth.save_credential(conn, svc.schema, evt)
+
+
+async def _on_credential_revoked(evt: CredentialRevokedV1, conn: db.Conn, svc: Service) -> None:
+    await auth.revoke_credential(conn, svc.schema, evt)
+
+
+def subscribe(svc: Service) -> None:
+    """Register the service's one consumer; call after all handlers are added."""
+    Consumer(svc.name, svc.schema, svc.broker, svc.platform, svc.db, dict(svc.handlers)).register()
+
+
+async def serve(svc: Service) -> int:
+    """Start the service and serve HTTP until SIGINT/SIGTERM; 2 on a startup error."""
+    try:
+        await svc.start()
+    except StartupError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    config = uvicorn.Config(svc.app, host=svc.settings.http_host, port=svc.settings.http_port,
+                            log_level="warning", lifespan="off")
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        await svc.stop()
+    return 0

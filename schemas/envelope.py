@@ -1,0 +1,70 @@
+"""The envelope every event shares, and encoding to and from Kafka bytes."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+
+class TraceContext(BaseModel):
+    """W3C trace context of the operation that produced the event."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    traceparent: str = Field(pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+    tracestate: str = ""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """Fields every event carries. `school_id` is None only for platform-wide events
+    (an operator credential, say); such events are keyed `platform`."""
+
+    # Consumers ignore fields they do not know: versions evolve additively.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: UUID = Field(default_factory=uuid4)
+    type: str
+    version: int
+    school_id: UUID | None
+    occurred_at: AwareDatetime = Field(default_factory=_now)
+    trace: TraceContext | None = None
+
+    @property
+    def key(self) -> str:
+        """The Kafka key: the school id, so one school's events stay in order."""
+        return str(self.school_id) if self.school_id else "platform"
+
+
+class UnknownEvent(ValueError):
+    """Bytes that are not a known, valid event. The message names the problem, not the data."""
+
+
+def encode(event: Envelope) -> bytes:
+    """Event to JSON bytes."""
+    return event.model_dump_json().encode()
+
+
+def decode(raw: bytes, models: dict[tuple[str, int], type[Envelope]]) -> Envelope:
+    """JSON bytes to the model registered for its (type, version)."""
+    try:
+        data: Any = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UnknownEvent(f"not JSON: {exc.__class__.__name__} at position {getattr(exc, 'pos', '?')}") from None
+    if not isinstance(data, dict):
+        raise UnknownEvent("not a JSON object")
+    model = models.get((data.get("type"), data.get("version")))  # type: ignore[arg-type]
+    if model is None:
+        raise UnknownEvent(f"unknown event type/version: {data.get('type')!r} v{data.get('version')!r}"[:200])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        # Field locations and error kinds only: never the input values.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()[:10])
+        raise UnknownEvent(f"invalid {model.__name__}: {problems}") from None

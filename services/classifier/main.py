@@ -1,0 +1,19 @@
+"""Composition root of the classifier service."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pupilpost.runner import Service, create_service, subscribe
+from pupilpost.settings import PlatformSettings
+from services.classifier import handlers
+from services.classifier.settings import ClassifierSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create(platform: PlatformSettings | None = None, settings: ClassifierSettings | None = None) -> Service:
+    """Build the classifier service from settings (env if not given)."""
+    svc = create_service("classifier", platform or PlatformSettings(), settings or ClassifierSettings(), MIGRATIONS)
+    handlers.register(svc)
+    subscribe(svc)
+    return svc
