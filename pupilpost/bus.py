@@ -9,7 +9,6 @@ partition's position, so nothing may be skipped silently.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,7 +39,12 @@ class BrokerUnreachable(RuntimeError):
 
 
 class PermanentFailure(Exception):
-    """A handler's verdict that retrying cannot help: dead-letter at once."""
+    """A handler's verdict that retrying cannot help: dead-letter at once.
+
+    Its message goes into the DLQ record, so it must name the problem, never personal data.
+    """
+
+    safe_message = True
 
 
 def make_broker(platform: PlatformSettings, service: str) -> KafkaBroker:
@@ -246,13 +250,11 @@ class Consumer:
 
     async def dead_letter(self, record: Any, topic: str, exc: BaseException, attempts: int) -> None:
         """Publish the original bytes and the reason to `<topic>.dlq`; raise if that fails (nack)."""
-        letter = DeadLetterV1(
-            original_topic=topic, partition=record.partition, offset=record.offset,
-            key=record.key.decode(errors="replace") if record.key else None,
-            error=str(exc)[:1000] or exc.__class__.__name__, error_type=exc.__class__.__name__,
-            failed_at=datetime.now(UTC), attempts=attempts,
-            consumer_group=full_name(self.platform, self.service),
-            payload_b64=base64.b64encode(record.value or b"").decode())
+        letter = DeadLetterV1.of(
+            topic=topic, partition=record.partition, offset=record.offset,
+            key=record.key.decode(errors="replace") if record.key else None, value=record.value or b"",
+            error=exc, attempts=attempts, consumer_group=full_name(self.platform, self.service),
+            now=datetime.now(UTC))
         await self.broker.publish(letter.model_dump_json().encode(),
                                   full_name(self.platform, TOPICS[topic].dlq), key=record.key)
         log.error("%s: dead-lettered %s[%d]@%d: %s", self.service, topic, record.partition,

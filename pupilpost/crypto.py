@@ -34,6 +34,8 @@ FAMILIES = ("personal", "transactional")
 class CryptoError(Exception):
     """Base class: decryption or key problems. Messages never contain key or plaintext."""
 
+    safe_message = True
+
 
 class KeyUnavailable(CryptoError):
     """The key id is unknown here, or the key was destroyed."""
@@ -47,14 +49,15 @@ class MasterKeyMissing(CryptoError):
     """No KEK configured (refused in production)."""
 
 
-def _aad(school_id: UUID, field: str) -> bytes:
-    return f"pupilpost:v{VERSION}:{school_id}:{field}".encode()
+def _aad(school_id: UUID, field: str, key_id: UUID) -> bytes:
+    # The header (version, key id) is authenticated too: no byte of a ciphertext is malleable.
+    return f"pupilpost:v{VERSION}:{key_id}:{school_id}:{field}".encode()
 
 
 def seal(key: bytes, key_id: UUID, school_id: UUID, field: str, plaintext: bytes) -> bytes:
     """Encrypt `plaintext` under `key`, bound to `school_id` and `field`."""
     nonce = os.urandom(12)
-    ct = AESGCM(key).encrypt(nonce, plaintext, _aad(school_id, field))
+    ct = AESGCM(key).encrypt(nonce, plaintext, _aad(school_id, field, key_id))
     return bytes([VERSION]) + key_id.bytes + nonce + ct
 
 
@@ -67,9 +70,9 @@ def key_id_of(blob: bytes) -> UUID:
 
 def unseal(key: bytes, school_id: UUID, field: str, blob: bytes) -> bytes:
     """Decrypt a `seal` result; raises TamperedCiphertext if anything was changed."""
-    key_id_of(blob)
+    key_id = key_id_of(blob)
     try:
-        return AESGCM(key).decrypt(bytes(blob[17:29]), bytes(blob[29:]), _aad(school_id, field))
+        return AESGCM(key).decrypt(bytes(blob[17:29]), bytes(blob[29:]), _aad(school_id, field, key_id))
     except InvalidTag as exc:
         raise TamperedCiphertext("ciphertext failed authentication") from exc
 

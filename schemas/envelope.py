@@ -55,13 +55,17 @@ def decode(raw: bytes, models: dict[tuple[str, int], type[Envelope]]) -> Envelop
     """JSON bytes to the model registered for its (type, version)."""
     try:
         data: Any = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UnknownEvent(f"not JSON: {exc.__class__.__name__} at position {getattr(exc, 'pos', '?')}") from None
     if not isinstance(data, dict):
         raise UnknownEvent("not a JSON object")
-    model = models.get((data.get("type"), data.get("version")))  # type: ignore[arg-type]
+    type_, version = data.get("type"), data.get("version")
+    model = models.get((type_, version)) if isinstance(type_, str) and isinstance(version, int) else None
     if model is None:
-        raise UnknownEvent(f"unknown event type/version: {data.get('type')!r} v{data.get('version')!r}"[:200])
+        # Echo the type only when it is one of ours: an unknown one could be anything.
+        known = isinstance(type_, str) and any(t == type_ for t, _ in models)
+        shown = f"{type_!r} v{version!r}" if known else "not a registered event type"
+        raise UnknownEvent(f"unknown event type/version: {shown}"[:200])
     try:
         return model.model_validate(data)
     except ValidationError as exc:

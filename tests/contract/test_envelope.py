@@ -21,8 +21,8 @@ from schemas.envelope import Envelope
 from schemas.generate import EXAMPLES
 from schemas.registry import MODELS
 
-# No example database: it would write .hypothesis/ into the working tree.
-PROPERTY = settings(deadline=None, database=None)
+# Pydantic is fast, but a cold first call on a loaded CI runner should not fail a deadline.
+PROPERTY = settings(deadline=None)
 
 
 def _seeds() -> dict[type[Envelope], dict[str, Any]]:
@@ -123,9 +123,6 @@ def test_decode_rejects_missing_type_or_version(field: str) -> None:
         decode(_raw(payload), MODELS)
 
 
-@pytest.mark.xfail(raises=TypeError, strict=True,
-                   reason="envelope.decode looks up MODELS with the raw type/version; an unhashable "
-                          "one (list, object) raises TypeError instead of UnknownEvent")
 @pytest.mark.parametrize("field,value", [("type", []), ("type", {"a": 1}), ("version", [1]),
                                          ("version", {})])
 def test_decode_rejects_unhashable_type_or_version(field: str, value: Any) -> None:
@@ -133,9 +130,6 @@ def test_decode_rejects_unhashable_type_or_version(field: str, value: Any) -> No
         decode(_raw({**SEEDS[SEEDED[0]], field: value}), MODELS)
 
 
-@pytest.mark.xfail(raises=RecursionError, strict=True,
-                   reason="envelope.decode does not catch RecursionError from json.loads on deeply "
-                          "nested input, so a poison message escapes as a non-UnknownEvent error")
 def test_decode_rejects_deeply_nested_json() -> None:
     with pytest.raises(UnknownEvent):
         decode(b"[" * 200_000, MODELS)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
-from schemas import decode, encode
+from schemas import UnknownEvent, decode, encode
 from schemas.dlq import DeadLetterV1
 from schemas.generate import EXAMPLES, GENERATED, schema_file_name
 from schemas.registry import MODELS, TOPICS
@@ -121,3 +122,17 @@ def test_example_timestamps_are_utc_with_z(path: Path) -> None:
     assert stamps, f"{_id(path)} has no timestamp"
     bad = {k: v for k, v in stamps.items() if not (isinstance(v, str) and v.endswith("Z"))}
     assert not bad, f"{_id(path)}: timestamps not in UTC with Z: {sorted(bad)}"
+
+
+def test_dead_letter_keeps_only_error_text_that_names_no_data() -> None:
+    raw = b'{"type": "audit.access", "version": 1, "purpose": "\xc3\xa9 Jane Doe"}'
+    common = {"topic": "audit.access", "partition": 0, "offset": 7, "key": "platform", "value": raw,
+              "attempts": 3, "consumer_group": "audit", "now": datetime(2025, 1, 1, tzinfo=UTC)}
+    with pytest.raises(UnknownEvent) as caught:
+        decode(raw, MODELS)
+    safe = DeadLetterV1.of(error=caught.value, **common)
+    assert safe.error.startswith("invalid AccessV1") and safe.error_type == "UnknownEvent"
+    assert safe.original_value() == raw
+    leaky = DeadLetterV1.of(error=ValueError("Jane Doe " * 500), **common)
+    assert "Jane" not in leaky.error and leaky.error_type == "ValueError"
+    assert len(DeadLetterV1.of(error=UnknownEvent("x" * 5000), **common).error) == 1000

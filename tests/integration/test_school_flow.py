@@ -2,28 +2,11 @@
 service provisions it, every access is audited, one trace spans it all."""
 from __future__ import annotations
 
-from pathlib import Path
 from uuid import UUID
 
 from pupilpost.settings import SERVICES
-from services.ingest.handlers import bootstrap_operator
 from tests.conftest import client, eventually
-
-
-async def admin_token(services, tmp_path: Path) -> str:
-    """The development bootstrap credential, once every service knows it."""
-    path = tmp_path / "operator-token"
-    await bootstrap_operator(services["ingest"], path)
-    token = path.read_text().strip()
-
-    async def known_everywhere() -> bool:
-        for name in ("ingest", "audit"):
-            async with client(services[name], token) as c:
-                if (await c.get("/v1/ops/audit" if name == "audit" else "/v1/ops/schools")).status_code != 200:
-                    return False
-        return True
-    await eventually(known_everywhere)
-    return token
+from tests.integration.helpers import admin_token
 
 
 async def test_school_is_provisioned_by_every_service_and_audited(services, tmp_path, spans):

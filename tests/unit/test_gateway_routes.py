@@ -43,9 +43,10 @@ async def _reply(send, status: int, body: bytes, headers: list[tuple[bytes, byte
 async def gateway(upstreams: dict[str, str], transport: httpx.AsyncBaseTransport | None = None):
     """A client of the gateway app, with the app's lifespan running."""
     app = build_app(upstreams, transport=transport)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
-            yield client
+    transport_in = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport_in,
+                                                                   base_url="http://gw") as client:
+        yield client
 
 
 @pytest.fixture
