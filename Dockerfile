@@ -31,12 +31,13 @@ USER 10001:10001
 EXPOSE 8001 8002 8003 8004 8005
 
 # Probe /healthz of whichever service this container runs: the service name is
-# the word after "run" in PID 1's command line, its port is <SVC>_HTTP_PORT.
+# the word after "run" in PID 1's command line, its port <SVC>_HTTP_PORT (or
+# that service's default port).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-    CMD python -c "import os, urllib.request; \
+    CMD python -c "import os, urllib.request; from pupilpost.routes import PORT_OFFSETS; \
 argv = open('/proc/1/cmdline', 'rb').read().decode().split(chr(0)); \
 svc = argv[argv.index('run') + 1] if 'run' in argv[:-1] else 'ingest'; \
-port = os.environ.get(svc.upper() + '_HTTP_PORT', '8001'); \
+port = os.environ.get(svc.upper() + '_HTTP_PORT') or 8000 + PORT_OFFSETS.get(svc, 1); \
 urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4)"
 
 ENTRYPOINT ["pupilpost"]

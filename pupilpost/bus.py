@@ -22,6 +22,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
 
 from pupilpost import db, telemetry
 from pupilpost.settings import PlatformSettings
@@ -162,18 +164,31 @@ class OutboxRelay:
             rows = await conn.fetch(
                 f"SELECT id, topic, key, payload, headers FROM {self.schema}.outbox"
                 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", self.batch)
-            for r in rows:
+            sent = []
+            for r in rows:  # enqueue in order (per-partition order holds), then wait for all acks
                 token = telemetry.attach_carrier(r["headers"])
                 try:
-                    await self.broker.publish(
+                    sent.append(await self.broker.publish(
                         bytes(r["payload"]), full_name(self.platform, r["topic"]),
-                        key=r["key"].encode(), headers={"content-type": "application/json"})
+                        key=r["key"].encode(), headers={"content-type": "application/json"},
+                        no_confirm=True))
                 finally:
                     otel_context.detach(token)
+            await asyncio.gather(*sent)
             if rows:
                 await conn.execute(f"DELETE FROM {self.schema}.outbox WHERE id = ANY($1::bigint[])",
                                    [r["id"] for r in rows])
             return len(rows)
+
+
+@dataclass(frozen=True)
+class Work:
+    """One decoded record and the handler it goes to."""
+
+    record: Any
+    topic: str
+    event: Envelope
+    handler: Handler
 
 
 @dataclass
@@ -192,20 +207,33 @@ class Consumer:
         return [t.name for t in consumed_by(self.service)]
 
     def register(self) -> None:
-        """Subscribe to every consumed topic with one consumer (one group join)."""
+        """Subscribe to every consumed topic with one batch consumer (one group join)."""
         names = [full_name(self.platform, t) for t in self.topics()]
         self.broker.subscriber(
             *names,
+            batch=True,
+            max_records=self.platform.consumer_batch,
+            batch_timeout_ms=200,
             group_id=full_name(self.platform, self.service),
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             session_timeout_ms=self.platform.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.platform.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=300_000,
-        )(self._on_message)
+        )(self._on_batch)
 
-    async def _on_message(self, body: Any, msg: KafkaMessage) -> None:
-        record = msg.raw_message
+    async def _on_batch(self, bodies: list[Any], msg: KafkaMessage) -> None:
+        """Settle every record of a poll before the batch is acked (one offset commit per batch)."""
+        records = msg.raw_message if isinstance(msg.raw_message, tuple | list) else (msg.raw_message,)
+        by_school: dict[str, list[Work]] = {}
+        for record in records:
+            work = await self._decode(record)
+            if work is not None:
+                by_school.setdefault(work.event.key, []).append(work)
+        for batch in by_school.values():
+            await self._settle(batch)
+
+    async def _decode(self, record: Any) -> Work | None:
         topic = record.topic.removeprefix(self.platform.topic_prefix)
         try:
             event = decode(record.value, MODELS)
@@ -216,37 +244,58 @@ class Consumer:
                 raise UnknownEvent(f"{self.service} has no handler for {event.type} v{event.version}")
         except UnknownEvent as exc:
             await self.dead_letter(record, topic, exc, attempts=1)
-            return
-        await self._process(record, topic, event, handler)
+            return None
+        return Work(record, topic, event, handler)
 
-    async def _process(self, record: Any, topic: str, event: Envelope, handler: Handler) -> None:
+    async def _settle(self, batch: list[Work]) -> None:
+        """One school's records in one transaction; if that fails, each on its own with retries."""
+        if len(batch) > 1:
+            try:
+                await self._handle(batch)
+                return
+            except Exception:  # one bad record must not sink the others: fall back to one by one
+                pass
+        for work in batch:
+            await self._process(work)
+
+    async def _process(self, work: Work) -> None:
         attempts = self.platform.consumer_retries
         for attempt in range(1, attempts + 1):
             try:
-                await self._handle_once(topic, event, handler)
+                await self._handle([work])
                 return
             except PermanentFailure as exc:
-                await self.dead_letter(record, topic, exc, attempts=attempt)
+                await self.dead_letter(work.record, work.topic, exc, attempts=attempt)
                 return
             except Exception as exc:
                 if attempt == attempts:
-                    await self.dead_letter(record, topic, exc, attempts=attempt)
+                    await self.dead_letter(work.record, work.topic, exc, attempts=attempt)
                     return
-                log.warning("%s: %s on %s attempt %d", self.service, exc.__class__.__name__, topic, attempt)
+                log.warning("%s: %s on %s attempt %d", self.service, exc.__class__.__name__, work.topic, attempt)
                 await asyncio.sleep(self.platform.consumer_retry_base_seconds * 2 ** (attempt - 1))
 
-    async def _handle_once(self, topic: str, event: Envelope, handler: Handler) -> None:
-        pool = self.pool_ref()
-        scope = db.tenant_tx(pool, event.school_id) if event.school_id else db.operator_tx(pool)
+    async def _handle(self, batch: list[Work]) -> None:
+        """Run handlers in one tenant transaction, skipping events already processed."""
+        pool, school_id = self.pool_ref(), batch[0].event.school_id
+        scope = db.tenant_tx(pool, school_id) if school_id else db.operator_tx(pool)
         async with scope as conn:
-            fresh = await conn.fetchval(
-                f"INSERT INTO {self.schema}.processed_event (event_id, topic) VALUES ($1, $2)"
-                " ON CONFLICT DO NOTHING RETURNING true", event.event_id, topic)
-            if fresh:
-                with telemetry.tracer.start_as_current_span(f"{self.service} handle {event.type}") as span:
-                    span.set_attribute("pupilpost.event_id", str(event.event_id))
-                    span.set_attribute("pupilpost.school_id", event.key)
-                    await handler(event, conn)
+            fresh = {r["event_id"] for r in await conn.fetch(
+                f"INSERT INTO {self.schema}.processed_event (event_id, topic)"
+                " SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
+                [w.event.event_id for w in batch], [w.topic for w in batch])}
+            for work in batch:
+                if work.event.event_id in fresh:
+                    fresh.discard(work.event.event_id)  # a duplicate within the batch runs once
+                    await self._run(work, conn)
+
+    async def _run(self, work: Work, conn: db.Conn) -> None:
+        # Each event's span continues the trace of the operation that produced it.
+        parent = propagate.extract({k: v.decode(errors="replace") for k, v in work.record.headers or ()})
+        name = f"{self.service} handle {work.event.type}"
+        with telemetry.tracer.start_as_current_span(name, context=parent, kind=SpanKind.CONSUMER) as span:
+            span.set_attribute("pupilpost.event_id", str(work.event.event_id))
+            span.set_attribute("pupilpost.school_id", work.event.key)
+            await work.handler(work.event, conn)
 
     async def dead_letter(self, record: Any, topic: str, exc: BaseException, attempts: int) -> None:
         """Publish the original bytes and the reason to `<topic>.dlq`; raise if that fails (nack)."""

@@ -31,6 +31,7 @@ class PlatformSettings(BaseSettings):
     master_key_file: Path | None = None
     key_cache_seconds: float = 30.0
     consumer_retries: int = 3
+    consumer_batch: int = 500
     consumer_retry_base_seconds: float = 0.2
     outbox_poll_seconds: float = 0.5
     data_dir: Path = Field(default=Path(".pupilpost"))

@@ -10,10 +10,12 @@ from services.audit.logic import FIELDS, GENESIS
 
 async def lock_head(conn: Conn, chain: UUID) -> tuple[int, bytes]:
     """The chain's last seq and hash, locked for this transaction (created at genesis if new)."""
-    await conn.execute(
-        "INSERT INTO audit.chain_head (chain, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
-        chain, GENESIS)
     row = await conn.fetchrow("SELECT seq, hash FROM audit.chain_head WHERE chain = $1 FOR UPDATE", chain)
+    if row is None:
+        await conn.execute(
+            "INSERT INTO audit.chain_head (chain, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
+            chain, GENESIS)
+        row = await conn.fetchrow("SELECT seq, hash FROM audit.chain_head WHERE chain = $1 FOR UPDATE", chain)
     return row["seq"], bytes(row["hash"])
 
 

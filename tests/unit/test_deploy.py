@@ -7,6 +7,7 @@ the routing table (pupilpost.routes).
 from __future__ import annotations
 
 import http.server
+import importlib
 import json
 import re
 import subprocess
@@ -210,6 +211,19 @@ def nginx_location(locations: list[tuple[bool, str, str]], path: str) -> tuple[b
     return max(prefixes, key=lambda loc: len(loc[1])) if prefixes else None
 
 
+def settings_class(svc: str) -> type[ServiceSettings]:
+    """The service's own settings class (services/<svc>/settings.py) if it exists, else the base."""
+    try:
+        module = importlib.import_module(f"services.{svc}.settings")
+    except ImportError:
+        return ServiceSettings
+    for obj in vars(module).values():
+        if (isinstance(obj, type) and issubclass(obj, ServiceSettings)
+                and obj.model_config.get("env_prefix") == f"{svc.upper()}_"):
+            return obj
+    return ServiceSettings
+
+
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -258,7 +272,8 @@ def test_env_vars_are_known_settings(services: dict, svc: str) -> None:
     assert env, f"{svc} sets no environment"
     allowed = (
         {f"PUPILPOST_{field.upper()}" for field in PlatformSettings.model_fields}
-        | {f"{svc.upper()}_{field.upper()}" for field in ServiceSettings.model_fields}
+        | {f"{svc.upper()}_{field.upper()}"
+           for field in {*ServiceSettings.model_fields, *settings_class(svc).model_fields}}
         | OTEL_ALLOWED
         | {name for name in DEV_ONLY if name.startswith(f"{svc.upper()}_")}
     )
@@ -305,9 +320,10 @@ def test_env_values_validate_against_settings(services: dict, svc: str) -> None:
     platform = PlatformSettings(**{
         field: env[f"PUPILPOST_{field.upper()}"]
         for field in PlatformSettings.model_fields if f"PUPILPOST_{field.upper()}" in env})
-    own = ServiceSettings(**{
+    cls = settings_class(svc)
+    own = cls(**{
         field: env[f"{svc.upper()}_{field.upper()}"]
-        for field in ServiceSettings.model_fields if f"{svc.upper()}_{field.upper()}" in env})
+        for field in cls.model_fields if f"{svc.upper()}_{field.upper()}" in env})
     assert platform.mode == "production"
     assert platform.kafka_idempotence is True
     assert platform.master_key is not None
@@ -615,7 +631,8 @@ def test_dockerfile_healthcheck_probes_the_running_service(tmp_path: Path) -> No
     command = command.replace("/proc/1/cmdline", str(cmdline))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "python").symlink_to(sys.executable)
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (bin_dir / "python").chmod(0o755)
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
     threading.Thread(target=server.serve_forever, daemon=True).start()
