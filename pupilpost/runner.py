@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -105,11 +106,9 @@ class Service:
     async def _start_broker(self) -> None:
         try:
             await asyncio.wait_for(self.broker.start(), 60)
-        except (OSError, TimeoutError, Exception) as exc:
-            if exc.__class__.__name__.startswith("Kafka") or isinstance(exc, OSError | TimeoutError):
-                raise BrokerUnreachable(
-                    f"cannot reach Kafka at {self.platform.kafka_bootstrap}: {exc.__class__.__name__}") from exc
-            raise
+        except (OSError, TimeoutError, KafkaError) as exc:
+            raise BrokerUnreachable(
+                f"cannot reach Kafka at {self.platform.kafka_bootstrap}: {exc.__class__.__name__}") from exc
 
     async def stop(self) -> None:
         """Stop relay, broker and pool; safe to call twice."""

@@ -1,7 +1,6 @@
 """Credential events: ingest issues credentials, every HTTP-serving service keeps a projection."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -36,5 +35,3 @@ class CredentialRevokedV1(Envelope):
     credential_id: UUID
     revoked_at: AwareDatetime
 
-
-__all__ = ["CredentialIssuedV1", "CredentialRevokedV1", "datetime"]
