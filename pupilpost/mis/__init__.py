@@ -1,0 +1,1 @@
+"""MIS data: the normalised roster an extractor uploads, its parsers and its validation."""
