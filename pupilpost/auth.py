@@ -25,6 +25,8 @@ from schemas.auth import CredentialIssuedV1, CredentialRevokedV1
 
 TIERS = ("basic", "intermediate", "administrator")
 PAYMENTS = "payments"
+# What a school API key may do. A school's first key has them all; later keys are scoped.
+SCHOOL_PERMISSIONS = ("upload", "directory.read", "directory.reveal", "messages", PAYMENTS)
 _PREFIX = {"school": "pps", "operator": "ppo"}
 
 
@@ -136,3 +138,16 @@ def require_school(principal: Principal, school_id: UUID, *, operator_tier: str 
             raise HTTPException(404, detail="school not found")
         return
     require_tier(principal, operator_tier)
+
+
+def require_permission(principal: Principal, school_id: UUID, permission: str) -> None:
+    """The school itself holding `permission` (404 for another school, 403 without it).
+
+    Operators reach a school's data only through the operator API, never these routes.
+    """
+    if principal.kind != "school":
+        raise HTTPException(403, detail="a school API key is required")
+    if principal.school_id != school_id:
+        raise HTTPException(404, detail="school not found")
+    if permission not in principal.permissions:
+        raise HTTPException(403, detail=f"this API key lacks the '{permission}' permission")

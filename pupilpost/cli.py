@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from pupilpost.extract import extract_command, keys_command
 from pupilpost.settings import SERVICES
 
 
@@ -43,6 +44,9 @@ def up(port: int, data_dir: Path | None) -> None:
 
     sys.exit(up_module.main(port=port, data_dir=data_dir))
 
+
+main.add_command(extract_command)
+main.add_command(keys_command)
 
 if __name__ == "__main__":
     main()

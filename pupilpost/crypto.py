@@ -9,6 +9,13 @@ Ciphertext format (bytes):
 
 The associated data binds a ciphertext to its school and field, so a value
 moved to another school's row or another column fails to decrypt.
+
+MIS uploads (school-side extractor -> ingest) use hybrid encryption to the
+platform's X25519 upload key, in a format with its own version byte:
+
+    version 0x02 (1) | key_id (16) | ephemeral public (32) | nonce (12) | AES-256-GCM ciphertext+tag
+
+and are signed with an HMAC keyed by the school's API key secret.
 """
 from __future__ import annotations
 
@@ -22,6 +29,10 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import (
+    X25519PrivateKey,
+    X25519PublicKey,
+)
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -156,6 +167,7 @@ class Keyring:
         self._ttl = cache_seconds
         self._cache: dict[UUID, tuple[float, DataKey]] = {}
         self._family: dict[tuple[UUID, str], UUID] = {}
+        self._index_keys: dict[UUID, bytes] = {}
 
     async def provision_school(self, conn, school_id: UUID) -> dict[str, UUID]:
         """Create the school's personal and transactional keys if missing; return their ids."""
@@ -246,8 +258,7 @@ class Keyring:
 
     async def index(self, conn, school_id: UUID, field: str, normalised: str) -> bytes:
         """Blind index of a normalised value under the school's personal key."""
-        key = await self.family_key(conn, school_id, "personal")
-        return blind_index(derive_index_key(key.material), field, normalised)
+        return blind_index(await self.index_key(conn, school_id), field, normalised)
 
     async def destroy(self, conn, school_id: UUID, *, purpose: str, subject_id: UUID | None = None) -> int:
         """Crypto-shred: erase the wrapped key(s). Returns how many keys were destroyed."""
@@ -258,6 +269,22 @@ class Keyring:
         self.forget(school_id)
         return len(rows)
 
+    def wrap_upload_key(self, key_id: UUID, private: bytes) -> bytes:
+        """Wrap an upload private key under the KEK, for storage."""
+        return wrap_private_key(self._kek, key_id, private)
+
+    def unwrap_upload_key(self, key_id: UUID, wrapped: bytes) -> bytes:
+        """Unwrap a stored upload private key."""
+        return unwrap_private_key(self._kek, key_id, wrapped)
+
+    async def index_key(self, conn, school_id: UUID) -> bytes:
+        """The school's blind-index key, for many indexes at once (see `blind_index`)."""
+        key = await self.family_key(conn, school_id, "personal")
+        cached = self._index_keys.get(key.key_id)
+        if cached is None:
+            cached = self._index_keys[key.key_id] = derive_index_key(key.material)
+        return cached
+
     def forget(self, school_id: UUID | None = None) -> None:
         """Drop cached keys (of one school, or all)."""
         for key_id, (_, key) in list(self._cache.items()):
@@ -265,3 +292,112 @@ class Keyring:
                 del self._cache[key_id]
         for k in [k for k in self._family if school_id is None or k[0] == school_id]:
             del self._family[k]
+        self._index_keys.clear()
+
+
+# --- MIS uploads: hybrid encryption to the platform's upload key, signed by the school ---
+#
+# seal/open are byte-exact: callers compress (gzip) the roster JSON BEFORE sealing,
+# since ciphertext does not compress. Compression happens in the extractor / ingest.
+
+UPLOAD_VERSION = 2  # distinct from field ciphertext (VERSION = 1): the two never confuse
+UPLOAD_ALGORITHM = "X25519-HKDF-SHA256-AES256GCM"
+_UPLOAD_HEADER = 1 + 16 + 32 + 12
+_UPLOAD_INFO = b"pupilpost upload v1"
+_UPLOAD_SIGNED = "pupilpost-upload-v1"
+_UPLOAD_PURPOSE = "upload"
+_PLATFORM = UUID(int=0)  # upload keys belong to the platform, not to a school
+
+
+def generate_upload_keypair() -> tuple[bytes, bytes]:
+    """A fresh X25519 upload key pair: (private raw 32 bytes, public raw 32 bytes)."""
+    private = X25519PrivateKey.generate()
+    return private.private_bytes_raw(), private.public_key().public_bytes_raw()
+
+
+def upload_public_key(private_key: bytes) -> bytes:
+    """The raw public key of a raw X25519 upload private key."""
+    return _x25519_private(private_key).public_key().public_bytes_raw()
+
+
+def _upload_aad(key_id: UUID, school_id: UUID) -> bytes:
+    return f"pupilpost:upload:v{UPLOAD_VERSION}:{key_id}:{school_id}".encode()
+
+
+def _upload_key(private: X25519PrivateKey, peer: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
+    """X25519 then HKDF; ValueError for a low-order peer key (all-zero shared secret)."""
+    # The KDF binds both public keys, so a swapped ephemeral or recipient key derives another key.
+    shared = private.exchange(X25519PublicKey.from_public_bytes(peer))
+    return HKDF(SHA256(), 32, salt=None, info=_UPLOAD_INFO + ephemeral + recipient).derive(shared)
+
+
+def _x25519_private(raw: bytes) -> X25519PrivateKey:
+    if len(raw) != 32:
+        raise KeyUnavailable("upload private key must be 32 raw bytes")
+    return X25519PrivateKey.from_private_bytes(bytes(raw))
+
+
+def seal_upload(public_key: bytes, key_id: UUID, school_id: UUID, plaintext: bytes) -> bytes:
+    """Encrypt an upload to the platform's public key `key_id`, bound to `school_id`."""
+    if len(public_key) != 32:
+        raise KeyUnavailable("upload public key must be 32 raw bytes")
+    ephemeral = X25519PrivateKey.generate()
+    eph_public = ephemeral.public_key().public_bytes_raw()
+    try:
+        key = _upload_key(ephemeral, bytes(public_key), eph_public, bytes(public_key))
+    except ValueError as exc:
+        raise KeyUnavailable("upload public key is not a usable X25519 key") from exc
+    nonce = os.urandom(12)
+    ct = AESGCM(key).encrypt(nonce, plaintext, _upload_aad(key_id, school_id))
+    return bytes([UPLOAD_VERSION]) + key_id.bytes + eph_public + nonce + ct
+
+
+def upload_key_id(blob: bytes) -> UUID:
+    """The id of the upload key a sealed upload was encrypted to."""
+    if len(blob) < _UPLOAD_HEADER + 16 or blob[0] != UPLOAD_VERSION:
+        raise TamperedCiphertext("upload is malformed or of an unknown version")
+    return UUID(bytes=bytes(blob[1:17]))
+
+
+def open_upload(private_key: bytes, school_id: UUID, blob: bytes) -> bytes:
+    """Decrypt a `seal_upload` result; TamperedCiphertext on any change, wrong key or wrong school."""
+    key_id = upload_key_id(blob)
+    private = _x25519_private(private_key)
+    recipient = private.public_key().public_bytes_raw()
+    eph_public, nonce = bytes(blob[17:49]), bytes(blob[49:61])
+    try:
+        key = _upload_key(private, eph_public, eph_public, recipient)
+        return AESGCM(key).decrypt(nonce, bytes(blob[61:]), _upload_aad(key_id, school_id))
+    except (InvalidTag, ValueError) as exc:
+        raise TamperedCiphertext("upload failed authentication") from exc
+
+
+def _upload_message(timestamp: int, nonce: str, body: bytes) -> bytes:
+    # Unambiguous: the timestamp is an integer and the body hash is fixed-length hex.
+    return f"{_UPLOAD_SIGNED}\n{int(timestamp)}\n{nonce}\n{hashlib.sha256(body).hexdigest()}".encode()
+
+
+def sign_upload(api_secret: str, *, timestamp: int, nonce: str, body: bytes) -> str:
+    """Hex HMAC-SHA256, keyed by the API key's secret, over timestamp, nonce and sha256(body)."""
+    if not api_secret:
+        raise ValueError("an upload signature needs the API key's secret")
+    return hmac.new(api_secret.encode(), _upload_message(timestamp, nonce, body), hashlib.sha256).hexdigest()
+
+
+def verify_upload_signature(api_secret: str, *, timestamp: int, nonce: str, body: bytes,
+                            signature: str) -> bool:
+    """Whether `signature` is sign_upload's for these values (constant-time; freshness is the caller's)."""
+    if not api_secret:
+        return False
+    expected = sign_upload(api_secret, timestamp=timestamp, nonce=nonce, body=body)
+    return hmac.compare_digest(expected.encode(), signature.encode())
+
+
+def wrap_private_key(kek: bytes, key_id: UUID, private: bytes) -> bytes:
+    """Wrap an upload private key under the KEK (bound to its key id)."""
+    return wrap(kek, _PLATFORM, _UPLOAD_PURPOSE, key_id, private)
+
+
+def unwrap_private_key(kek: bytes, key_id: UUID, wrapped: bytes) -> bytes:
+    """Unwrap an upload private key; a wrong KEK or key id fails."""
+    return unwrap(kek, _PLATFORM, _UPLOAD_PURPOSE, key_id, wrapped)

@@ -49,6 +49,7 @@ class Service:
     outbox: Outbox
     handlers: dict[type, Callable[..., Awaitable[None]]] = field(default_factory=dict)
     on_start: list[Callable[["Service"], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     keyring: Keyring | None = None
     pool: db.Pool | None = None
     relay: OutboxRelay | None = None
@@ -113,6 +114,8 @@ class Service:
     async def stop(self) -> None:
         """Stop relay, broker and pool; safe to call twice."""
         self.ready = False
+        for hook in self.on_stop:
+            await hook()
         if self.relay is not None:
             await self.relay.stop()
             self.relay = None

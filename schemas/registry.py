@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from schemas.audit import AccessV1
 from schemas.auth import CredentialIssuedV1, CredentialRevokedV1
+from schemas.directory import ContactChangeDecidedV1, ContactChangeRequestedV1, DirectoryChangesV1
 from schemas.envelope import Envelope
 from schemas.tenancy import SchoolCreatedV1, SchoolProvisionedV1
 
@@ -34,6 +35,11 @@ TOPICS: dict[str, Topic] = {t.name: t for t in (
           "A service finished provisioning a school."),
     Topic("audit.access", (AccessV1,), ALL_SERVICES, ("audit",),
           "Every read or change of personal data, by a person or a service."),
+    # Dispatch keeps its own projection from these (it subscribes when it gains its handlers).
+    Topic("directory.changes", (DirectoryChangesV1,), ("ingest",), (),
+          "What an MIS upload changed: pupils, contacts, staff, as ciphertext."),
+    Topic("directory.contact_change", (ContactChangeRequestedV1, ContactChangeDecidedV1), ("ingest",), (),
+          "Email/mobile changes awaiting the parent's confirmation, and their outcome."),
     Topic("auth.credentials", (CredentialIssuedV1, CredentialRevokedV1), ("ingest",),
           ALL_SERVICES, "Credentials issued and revoked; services keep a hash-only projection."),
 )}

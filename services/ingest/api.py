@@ -49,6 +49,7 @@ class NewApiKey(BaseModel):
     """POST /v1/ops/schools/{id}/api-keys body."""
 
     label: str = Field(default="", max_length=100)
+    permissions: tuple[Literal[auth.SCHOOL_PERMISSIONS], ...] = auth.SCHOOL_PERMISSIONS  # type: ignore[valid-type]
 
 
 def router(svc: Service) -> APIRouter:
@@ -60,7 +61,8 @@ def router(svc: Service) -> APIRouter:
     async def create_school(body: NewSchool, who: Caller) -> dict:
         auth.require_tier(who, "administrator")
         school_id = uuid4()
-        token, issued = auth.new_credential("school", school_id=school_id, label="first key")
+        token, issued = auth.new_credential("school", school_id=school_id, label="first key",
+                                            permissions=auth.SCHOOL_PERMISSIONS)
         async with db.tenant_tx(svc.db(), school_id) as conn:
             if not await store.insert_school(conn, school_id, body.name, body.urn, who.credential_id):
                 raise HTTPException(409, detail="urn: a school with this URN already exists")
@@ -98,7 +100,8 @@ def router(svc: Service) -> APIRouter:
     @r.post("/v1/ops/schools/{school_id}/api-keys", status_code=201)
     async def issue_api_key(school_id: UUID, body: NewApiKey, who: Caller) -> dict:
         auth.require_tier(who, "administrator")
-        token, issued = auth.new_credential("school", school_id=school_id, label=body.label)
+        token, issued = auth.new_credential("school", school_id=school_id, label=body.label,
+                                            permissions=tuple(dict.fromkeys(body.permissions)))
         async with db.tenant_tx(svc.db(), school_id) as conn:
             if await store.load_school(conn, school_id) is None:
                 raise HTTPException(404, detail="school not found")
@@ -106,7 +109,7 @@ def router(svc: Service) -> APIRouter:
             await svc.outbox.add(conn, issued)
             await access.record(conn, svc.outbox, svc.name, who, school_id=school_id,
                                 resource=f"school/{school_id}/api-keys", action="create", purpose="issue api key")
-        return {"api_key": token, "api_key_id": issued.credential_id}
+        return {"api_key": token, "api_key_id": issued.credential_id, "permissions": issued.permissions}
 
     @r.post("/v1/ops/operators", status_code=201)
     async def create_operator(body: NewOperator, who: Caller) -> dict:

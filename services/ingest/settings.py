@@ -16,3 +16,9 @@ class IngestSettings(ServiceSettings):
     http_port: int = 8001
     # Development only: create an administrator credential on first start and write it here.
     bootstrap_operator_token_file: Path | None = None
+    max_upload_bytes: int = 100 * 1024 * 1024
+    max_roster_bytes: int = 512 * 1024 * 1024     # decompressed
+    upload_clock_skew_seconds: int = 300
+    upload_key_grace_hours: int = 72               # a rotated key still opens uploads this long
+    import_workers: int = 2
+    unconfirmed_after_days: int = 365              # accuracy check: contacts not confirmed for this long

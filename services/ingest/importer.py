@@ -1,0 +1,201 @@
+"""The import worker: takes queued uploads and applies each all-or-nothing in one transaction."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import zlib
+from dataclasses import asdict, is_dataclass
+from typing import Any
+from uuid import UUID
+
+from pupilpost import access, db
+from pupilpost.mis.roster import Roster
+from pupilpost.mis.validate import validate
+from pupilpost.runner import Service
+from services.ingest import directory, store
+from services.ingest import directory_store as ds
+from services.ingest.logic import KINDS, Incoming, Kind, Plan, plan_import
+
+log = logging.getLogger("pupilpost.ingest.importer")
+BODY_EXCLUDE = {"pupil": {"source_row"}, "contact": {"source_row", "email", "mobile"}, "staff": {"source_row"}}
+
+
+class RosterTooLarge(ValueError):
+    """The decompressed roster exceeds the configured limit."""
+
+
+def inflate(data: bytes, limit: int) -> bytes:
+    """gunzip with a ceiling on the output (a decompression bomb is refused)."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = d.decompress(data, limit + 1)
+    if len(out) > limit or d.unconsumed_tail:
+        raise RosterTooLarge(f"the roster is larger than {limit} bytes once decompressed")
+    return out
+
+
+class Importer:
+    """Background tasks that settle queued uploads; `wake()` after queueing one."""
+
+    def __init__(self, svc: Service, workers: int, max_roster_bytes: int, poll_seconds: float = 1.0) -> None:
+        self.svc, self.workers, self.limit, self.poll = svc, workers, max_roster_bytes, poll_seconds
+        self._event = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    def wake(self) -> None:
+        """Look for work now."""
+        self._event.set()
+
+    async def start(self, _: Service | None = None) -> None:
+        """Start the worker tasks."""
+        self._tasks = [asyncio.create_task(self._loop(), name=f"ingest-import-{i}") for i in range(self.workers)]
+
+    async def stop(self) -> None:
+        """Stop the workers; an import in progress rolls back and is retried later."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                while await self.run_once():
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep the worker alive; the upload stays queued for a retry
+                log.warning("import failed: %s", exc.__class__.__name__)
+                await asyncio.sleep(self.poll)
+            self._event.clear()
+            try:
+                await asyncio.wait_for(self._event.wait(), self.poll)
+            except TimeoutError:
+                pass
+
+    async def run_once(self) -> bool:
+        """Settle one queued upload; False if there was none."""
+        async with self.svc.db().acquire() as conn, conn.transaction():
+            await conn.execute("SELECT set_config('pupilpost.scope', 'operator', true)")
+            job = await ds.claim_upload(conn)
+            if job is None:
+                return False
+            await conn.execute("SELECT set_config('pupilpost.scope', '', true),"
+                               " set_config('pupilpost.school_id', $1, true)", str(job["school_id"]))
+            await settle(conn, self.svc, job["upload_id"], job["school_id"], job["payload"], self.limit)
+        return True
+
+
+def _problem(p: Any) -> dict[str, Any]:
+    data = asdict(p) if is_dataclass(p) else p.model_dump()
+    return {k: data.get(k) for k in ("record", "row", "field", "reason")}
+
+
+async def settle(conn: db.Conn, svc: Service, upload_id: UUID, school_id: UUID, payload: bytes,
+                 limit: int) -> None:
+    """Validate and import one upload, or reject it with a report; either way, audited."""
+    school = await store.load_school(conn, school_id)
+    try:
+        raw = inflate(await svc.keys().decrypt(conn, school_id, "upload.payload", bytes(payload)), limit)
+        checked = validate(raw, expected_urn=school["urn"])
+    except (RosterTooLarge, zlib.error) as exc:
+        checked, problems = None, [{"record": "roster", "row": None, "field": None, "reason": str(exc)}]
+    else:
+        problems = [_problem(p) for p in checked.problems]
+    if checked is None or checked.roster is None:
+        await ds.settle_upload(conn, upload_id, "rejected", dict(checked.counts) if checked else {}, problems, None)
+    else:
+        counts = await apply(conn, svc, school_id, upload_id, checked.roster)
+        counts["received"] = dict(checked.counts)
+        digest = hashlib.sha256(checked.roster.model_dump_json(exclude={"generated_at"}).encode()).digest()
+        await ds.settle_upload(conn, upload_id, "imported", counts, [], digest)
+    await access.record(conn, svc.outbox, svc.name, None, school_id=school_id, resource=f"uploads/{upload_id}",
+                        action="update", purpose="MIS import")
+
+
+async def apply(conn: db.Conn, svc: Service, school_id: UUID, upload_id: UUID, roster: Roster) -> dict[str, Any]:
+    """Diff the roster against the directory and write the difference, with its events."""
+    incoming, records = await _incoming(conn, svc, school_id, roster)
+    current = await ds.load_current(conn, school_id)
+    plan = plan_import(current, incoming)
+    if plan.empty():
+        return {"unchanged": True, **plan.counts()}
+    ids = await _write(conn, svc, school_id, plan, records, current)
+    await _values(conn, svc, school_id, upload_id, plan, records)
+    touched = {k: ids[k] + [i for i, _ in plan.changed[k]] for k in KINDS}
+    touched["contact"] = list(dict.fromkeys(touched["contact"] + [v.contact_id for v in plan.values
+                                                                   if v.decision == "apply"]))
+    await directory.publish_state(conn, svc, school_id, upload_id, touched, plan.removed)
+    return {"unchanged": False, **plan.counts()}
+
+
+async def _incoming(conn: db.Conn, svc: Service, school_id: UUID, roster: Roster):
+    keys = svc.keys()
+    out: dict[Kind, list[Incoming]] = {k: [] for k in KINDS}
+    records: dict[bytes, Any] = {}
+    pupil_index: dict[str, bytes] = {}
+    for kind, items in (("pupil", roster.pupils), ("contact", roster.contacts), ("staff", roster.staff)):
+        for rec in items:
+            ref = f"{rec.pupil_ref}\x00{rec.ref}" if kind == "contact" else rec.ref
+            ref_index = await keys.index(conn, school_id, f"ref.{kind}", ref)
+            body = ds.as_json(rec.model_dump(mode="json", exclude=BODY_EXCLUDE[kind]))
+            fingerprint = await keys.index(conn, school_id, f"fp.{kind}", body)
+            values, parent = {}, None
+            if kind == "contact":
+                values = {f: (await keys.index(conn, school_id, f, v.lower()) if v else None)
+                          for f, v in (("email", rec.email), ("mobile", rec.mobile))}
+                parent = pupil_index[rec.pupil_ref]
+            if kind == "pupil":
+                pupil_index[rec.ref] = ref_index
+            out[kind].append(Incoming(ref_index, fingerprint, values, parent))
+            records[kind.encode() + ref_index] = (rec, body, fingerprint, parent)
+    return out, records
+
+
+async def _write(conn, svc, school_id, plan: Plan, records, current) -> dict[Kind, list[UUID]]:
+    keys = svc.keys()
+    pupil_ids = {ref: c.record_id for ref, c in current["pupil"].items()}
+    pupil_ids.update({ref: i for i, ref in plan.added["pupil"]})
+    rows: dict[Kind, list[tuple]] = {k: [] for k in KINDS}
+    for kind in KINDS:
+        for record_id, ref_index in plan.added[kind] + plan.changed[kind]:
+            rec, body, fp, parent = records[kind.encode() + ref_index]
+            enc = await keys.encrypt(conn, school_id, f"{kind}.body", body)
+            if kind == "pupil":
+                rows[kind].append((record_id, school_id, ref_index, enc, fp, rec.year_group, rec.reg_group))
+            elif kind == "staff":
+                rows[kind].append((record_id, school_id, ref_index, enc, fp))
+            else:
+                vals = [await _enc_value(conn, svc, school_id, f, getattr(rec, f)) for f in ("email", "mobile")]
+                rows[kind].append((record_id, school_id, pupil_ids[parent], ref_index, enc, fp, rec.priority,
+                                   *vals[0], *vals[1]))
+    await ds.remove(conn, "contact", plan.removed["contact"])
+    await ds.remove(conn, "pupil", plan.removed["pupil"])
+    await ds.remove(conn, "staff", plan.removed["staff"])
+    await ds.upsert_pupils(conn, rows["pupil"])
+    await ds.upsert_contacts(conn, rows["contact"])
+    await ds.upsert_staff(conn, rows["staff"])
+    return {k: [i for i, _ in plan.added[k]] for k in KINDS}
+
+
+async def _enc_value(conn, svc, school_id, field: str, value: str | None) -> tuple[bytes | None, bytes | None]:
+    if not value:
+        return None, None
+    keys = svc.keys()
+    return (await keys.encrypt(conn, school_id, f"contact.{field}", value),
+            await keys.index(conn, school_id, field, value.lower()))
+
+
+async def _values(conn, svc, school_id, upload_id, plan: Plan, records) -> None:
+    """Changed emails/mobiles of existing contacts: request, withdraw or (removals) apply."""
+    for change in plan.values:
+        rec = records[b"contact" + change.ref_index][0]
+        value = getattr(rec, change.field)
+        if change.decision == "request":
+            await directory.request_confirmation(conn, svc, school_id, change.contact_id, change.field, value,
+                                                 upload_id)
+        elif change.decision == "withdraw":
+            await directory.close_pending(conn, svc, school_id, change.contact_id, change.field, "superseded")
+        elif change.decision == "apply":
+            await ds.set_contact_value(conn, change.contact_id, change.field, None, None)
+            await directory.close_pending(conn, svc, school_id, change.contact_id, change.field, "superseded")
+
