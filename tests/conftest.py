@@ -14,6 +14,7 @@ import importlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -188,3 +189,23 @@ def spans() -> InMemorySpanExporter:
     """The session's in-memory span exporter, emptied for this test."""
     SPANS.clear()
     return SPANS
+
+
+@asynccontextmanager
+async def serving(svc: Service) -> AsyncIterator[str]:
+    """Serve a started service's HTTP API on a free local port (for real HTTP clients); yields its URL."""
+    import uvicorn
+
+    from pupilpost.embedded import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(svc.app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

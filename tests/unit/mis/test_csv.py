@@ -316,7 +316,7 @@ def test_paths_and_read_export(tmp_path: Path):
 
 # -- properties ----------------------------------------------------------------------------------------
 
-names = st.text(st.characters(categories=("L", "M", "N", "P", "Zs")), min_size=1, max_size=25).map(
+names = st.text(st.characters(categories=("L", "M", "N", "P", "Zs")), min_size=1, max_size=20).map(
     str.strip).filter(bool)
 optional = st.one_of(st.none(), names)
 
