@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pupilpost.mis.parse import (
-    MAX_EXPORT_BYTES, ParseResult, compact, failed, finish, parse_flag, parse_gender, parse_year_group,
+    MAX_EXPORT_BYTES, ParseResult, compact, failed, finish, parse_flag, parse_gender, parse_year_group, size_text,
 )
 from pupilpost.mis.validate import Problem, is_opt_out
 
@@ -96,10 +96,10 @@ def _blobs(path: Path | bytes, max_bytes: int) -> list[bytes]:
         data = path
     else:
         if path.stat().st_size > max_bytes:
-            raise _Refused(f"the file is larger than {max_bytes // 2**20} MB")
+            raise _Refused(f"the file is larger than {size_text(max_bytes)}")
         data = path.read_bytes()
     if len(data) > max_bytes:
-        raise _Refused(f"the file is larger than {max_bytes // 2**20} MB")
+        raise _Refused(f"the file is larger than {size_text(max_bytes)}")
     is_zip = data.startswith(_ZIP_MAGIC) or (isinstance(path, Path) and path.suffix.lower() == ".zip")
     return _unzip(data, max_bytes) if is_zip else [data]
 
@@ -128,7 +128,7 @@ def _check_members(infos: list[zipfile.ZipInfo], max_bytes: int) -> None:
     if any(i.flag_bits & 0x1 for i in infos):
         raise _Refused("the zip archive is encrypted")
     if sum(i.file_size for i in infos) > max_bytes:
-        raise _Refused(f"the zip archive expands to more than {max_bytes // 2**20} MB")
+        raise _Refused(f"the zip archive expands to more than {size_text(max_bytes)}")
 
 
 def _read_members(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], max_bytes: int) -> list[bytes]:
@@ -140,7 +140,7 @@ def _read_members(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], max_by
             while chunk := member.read(min(1 << 20, left + 1)):
                 left -= len(chunk)
                 if left < 0:
-                    raise _Refused(f"the zip archive expands to more than {max_bytes // 2**20} MB")
+                    raise _Refused(f"the zip archive expands to more than {size_text(max_bytes)}")
                 chunks.append(chunk)
         blobs.append(b"".join(chunks))
     return blobs
@@ -187,9 +187,11 @@ def _column_name(cell: str) -> str:
 
 
 def _kind(names: list[str]) -> Kind:
-    if "staff_id" in names:
+    """Staff if the header has staff_id, else whichever kind's columns it has more of."""
+    pupils, staff = (len(set(names) & set(KNOWN[kind])) for kind in ("pupils", "staff"))
+    if "staff_id" in names or staff > pupils:
         return "staff"
-    if set(names) & set(KNOWN["pupils"]):
+    if pupils:
         return "pupils"
     raise _Refused("a CSV file's header has neither the pupils columns nor the staff columns (see docs/mis-csv.md)")
 

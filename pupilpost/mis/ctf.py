@@ -34,7 +34,7 @@ import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
 
 from pupilpost.mis.parse import (
-    MAX_EXPORT_BYTES, ParseResult, compact, failed, finish, parse_flag, parse_gender, parse_year_group,
+    MAX_EXPORT_BYTES, ParseResult, compact, failed, finish, parse_flag, parse_gender, parse_year_group, size_text,
 )
 from pupilpost.mis.validate import Problem, is_opt_out
 
@@ -64,13 +64,13 @@ def read_ctf(path_or_bytes: Path | bytes, *, school_urn: str | None, now: dateti
     """Parse a CTF (a path, or the file's bytes) into a roster; `school_urn`, if given, must match the file's."""
     size = len(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes.stat().st_size
     if size > max_bytes:
-        return failed(f"the file is larger than {max_bytes // 2**20} MB")
+        return failed(f"the file is larger than {size_text(max_bytes)}")
     if size == 0:
         return failed("the file is empty")
     with _open(path_or_bytes) as stream:
         try:
             scan = _scan(stream)
-        except (DefusedXmlException, ValueError) as exc:
+        except (DefusedXmlException, ValueError, LookupError) as exc:
             return failed(_refusal(exc))
         except ParseError as exc:
             return failed(f"the file is not well-formed XML (line {exc.position[0]})")
@@ -86,6 +86,8 @@ def _open(source: Path | bytes) -> IO[bytes]:
 def _refusal(exc: Exception) -> str:
     if isinstance(exc, DefusedXmlException):
         return "the file declares a DTD, entities or external references (<!DOCTYPE>, <!ENTITY>), which are refused"
+    if isinstance(exc, LookupError):
+        return "the file declares a character encoding that is not supported"
     return "the file is not well-formed XML"
 
 

@@ -42,6 +42,11 @@ class ParseResult:
         return self.roster is not None and not self.problems
 
 
+def size_text(limit: int) -> str:
+    """A size limit for a reason: "200 MB", or bytes below a megabyte."""
+    return f"{limit // 2**20} MB" if limit >= 2**20 else f"{limit} bytes"
+
+
 def failed(reason: str, *, field_name: str | None = None, row: int | None = None) -> ParseResult:
     """A result for a file that could not be read at all."""
     return ParseResult(None, [Problem("roster", row, field_name, reason)])

@@ -95,9 +95,8 @@ def validate(data: bytes | Mapping[str, Any] | Roster, *, expected_urn: str,
     moment = now or (head.generated_at if head else None)
     pupils, contacts, staff, found = _rules(rows, head, expected_urn, moment)
     problems += found
-    if problems:
+    if problems or head is None:
         return Validated(None, _unique(problems), counts)
-    assert head is not None
     roster = head.model_copy(update={"pupils": pupils, "contacts": contacts, "staff": staff,
                                      "excluded_opt_out": counts["excluded_opt_out"]})
     return Validated(roster, [], counts)
@@ -117,7 +116,12 @@ def is_opt_out(priority: object) -> bool:
         return False
     if isinstance(priority, int | float):
         return priority == OPT_OUT_PRIORITY
-    return isinstance(priority, str) and priority.strip().isascii() and priority.strip().lstrip("0") == "9"
+    if not isinstance(priority, str):
+        return False
+    try:  # generous on purpose: wrongly dropping a contact is safer than writing to one who opted out
+        return float(priority.strip()) == OPT_OUT_PRIORITY
+    except ValueError:
+        return False
 
 
 def normalise_email(value: str) -> str:
@@ -205,10 +209,15 @@ def _records(raw: Mapping[str, Any], key: str) -> tuple[Rows, list[Problem], int
             continue
         row = _row_of(item, position)
         try:
-            rows.append((row, model.model_validate(item)))
+            record = model.model_validate(item)
         except ValidationError as exc:
             rows.append((row, item))  # kept raw, so other rules can still name it
             problems += _schema_problems(exc, kind, row, model)
+            continue
+        if isinstance(record, ContactRecord) and record.priority == OPT_OUT_PRIORITY:
+            dropped += 1  # a priority written in a form is_opt_out did not recognise, e.g. 9.0
+        else:
+            rows.append((row, record))
     return rows, problems, dropped
 
 
