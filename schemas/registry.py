@@ -7,6 +7,9 @@ from schemas.audit import AccessV1
 from schemas.auth import CredentialIssuedV1, CredentialRevokedV1
 from schemas.directory import ContactChangeDecidedV1, ContactChangeRequestedV1, DirectoryChangesV1
 from schemas.envelope import Envelope
+from schemas.messages import (
+    DeliveryStatusV1, MessageApprovalV1, MessageClassifiedV1, MessageRecalledV1, MessageSubmittedV1,
+)
 from schemas.tenancy import SchoolCreatedV1, SchoolProvisionedV1
 
 ALL_SERVICES = ("ingest", "classifier", "dispatch", "audit", "retention")
@@ -40,6 +43,16 @@ TOPICS: dict[str, Topic] = {t.name: t for t in (
           "What an MIS upload changed: pupils, contacts, staff, as ciphertext."),
     Topic("directory.contact_change", (ContactChangeRequestedV1, ContactChangeDecidedV1), ("ingest",), (),
           "Email/mobile changes awaiting the parent's confirmation, and their outcome."),
+    Topic("messages.submitted", (MessageSubmittedV1,), ("ingest",), ("classifier",),
+          "A school submitted a message (content is ciphertext under the message's key)."),
+    Topic("messages.classified", (MessageClassifiedV1,), ("classifier",), ("ingest",),
+          "The classification of a message: level, categories, PII kinds, evidence offsets."),
+    Topic("messages.approval", (MessageApprovalV1,), ("ingest",), (),
+          "Four-eyes decisions on official-sensitive messages."),
+    Topic("messages.recalled", (MessageRecalledV1,), ("ingest",), (),
+          "A message was recalled; its key is already destroyed."),
+    Topic("deliveries.status", (DeliveryStatusV1,), ("dispatch",), ("ingest",),
+          "A delivery (message, recipient, channel) changed state."),
     Topic("auth.credentials", (CredentialIssuedV1, CredentialRevokedV1), ("ingest",),
           ALL_SERVICES, "Credentials issued and revoked; services keep a hash-only projection."),
 )}

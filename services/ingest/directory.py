@@ -6,6 +6,7 @@ import base64
 import json
 import hashlib
 import secrets
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -30,12 +31,13 @@ async def decrypt_json(conn: db.Conn, svc: Service, school_id: UUID, field: str,
     return json.loads(await svc.keys().decrypt(conn, school_id, field, bytes(blob)))
 
 
-async def _state(conn: db.Conn, svc: Service, school_id: UUID, kind: Kind, ids: list[UUID]) -> list[DirectoryChange]:
-    """Upsert changes carrying each record's full current state (confirmed values only)."""
+async def _read_states(conn: db.Conn, svc: Service, school_id: UUID, kind: Kind,
+                       ids: list[UUID]) -> dict[UUID, tuple[str, UUID | None]]:
+    """Each stored record's full current state as JSON (confirmed values only), and a contact's pupil."""
     table, key = ds.TABLE[kind]
     extra = ", pupil_id, email_enc, mobile_enc" if kind == "contact" else ""
     rows = await conn.fetch(f"SELECT {key} AS id, body{extra} FROM {table} WHERE {key} = ANY($1::uuid[])", ids)
-    out = []
+    out = {}
     for r in rows:
         state = await decrypt_json(conn, svc, school_id, f"{kind}.body", r["body"])
         pupil_id = None
@@ -45,18 +47,40 @@ async def _state(conn: db.Conn, svc: Service, school_id: UUID, kind: Kind, ids: 
                 enc = r[f"{name}_enc"]
                 state[name] = (await svc.keys().decrypt(conn, school_id, f"contact.{name}", bytes(enc))).decode() \
                     if enc is not None else None
-        blob = await svc.keys().encrypt(conn, school_id, f"directory.{kind}", ds.as_json(state))
-        out.append(DirectoryChange(kind=kind, op="upsert", record_id=r["id"], pupil_id=pupil_id, body=b64(blob)))
+        out[r["id"]] = (ds.as_json(state), pupil_id)
+    return out
+
+
+async def _state(conn: db.Conn, svc: Service, school_id: UUID, kind: Kind, ids: list[UUID],
+                 known: Mapping[UUID, tuple[str, UUID | None]]) -> list[DirectoryChange]:
+    """Upsert changes carrying each record's full current state, encrypted for the event."""
+    keys = svc.keys()
+    ids = list(dict.fromkeys(ids))
+    missing = [i for i in ids if i not in known]
+    states = {**known, **(await _read_states(conn, svc, school_id, kind, missing) if missing else {})}
+    key = await keys.family_key(conn, school_id, "personal")
+    out = []
+    for record_id in ids:
+        if record_id not in states:  # gone from the table: nothing to announce as an upsert
+            continue
+        state, pupil_id = states[record_id]
+        blob = await keys.encrypt_with(key, f"directory.{kind}", state)
+        out.append(DirectoryChange(kind=kind, op="upsert", record_id=record_id, pupil_id=pupil_id, body=b64(blob)))
     return out
 
 
 async def publish_state(conn: db.Conn, svc: Service, school_id: UUID, upload_id: UUID,
-                        upserts: dict[Kind, list[UUID]], removes: dict[Kind, list[UUID]]) -> int:
-    """Stage directory.changes events (in parts) for what changed; returns how many events."""
+                        upserts: dict[Kind, list[UUID]], removes: dict[Kind, list[UUID]],
+                        known: Mapping[UUID, tuple[str, UUID | None]] | None = None) -> int:
+    """Stage directory.changes events (in parts) for what changed; returns how many events.
+
+    `known` maps record ids to the state JSON (and a contact's pupil id) the caller has just
+    written, so those records are not read back and decrypted; the others are read from the tables.
+    """
     changes: list[DirectoryChange] = []
     for kind in KINDS:
         if upserts.get(kind):
-            changes += await _state(conn, svc, school_id, kind, upserts[kind])
+            changes += await _state(conn, svc, school_id, kind, upserts[kind], known or {})
         changes += [DirectoryChange(kind=kind, op="remove", record_id=i) for i in removes.get(kind, [])]
     if not changes:
         return 0

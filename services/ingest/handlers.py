@@ -6,8 +6,9 @@ from pathlib import Path
 
 from pupilpost import auth, db, tenancy
 from pupilpost.runner import Service
+from schemas.messages import DeliveryStatusV1, MessageClassifiedV1
 from schemas.tenancy import SchoolCreatedV1, SchoolProvisionedV1
-from services.ingest import store
+from services.ingest import messages_store, store
 
 
 async def on_school_created(evt: SchoolCreatedV1, conn: db.Conn, svc: Service) -> None:
@@ -20,10 +21,26 @@ async def on_school_provisioned(evt: SchoolProvisionedV1, conn: db.Conn, svc: Se
     await store.mark_provisioned(conn, evt.school_id, evt.service, evt.occurred_at)
 
 
+async def on_classified(evt: MessageClassifiedV1, conn: db.Conn, svc: Service) -> None:
+    """Store the classification; an official-sensitive message may now wait for a second person."""
+    msg = await messages_store.load_message(conn, evt.message_id)
+    if msg is None:
+        return
+    waits = msg["requires_approval"] and evt.level == "official-sensitive"
+    await messages_store.save_classification(conn, evt, "awaiting_approval" if waits else "released")
+
+
+async def on_delivery_status(evt: DeliveryStatusV1, conn: db.Conn, svc: Service) -> None:
+    """Keep the school's view of each delivery current."""
+    await messages_store.save_delivery(conn, evt)
+
+
 def register(svc: Service) -> None:
     """Route ingest's events to their handlers."""
     svc.handle(SchoolCreatedV1, on_school_created)
     svc.handle(SchoolProvisionedV1, on_school_provisioned)
+    svc.handle(MessageClassifiedV1, on_classified)
+    svc.handle(DeliveryStatusV1, on_delivery_status)
 
 
 async def bootstrap_operator(svc: Service, path: Path) -> None:

@@ -6,10 +6,11 @@ import hashlib
 import logging
 import zlib
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from pupilpost import access, db
+from pupilpost.crypto import DataKey, Keyring, blind_index
 from pupilpost.mis.roster import Roster
 from pupilpost.mis.validate import validate
 from pupilpost.runner import Service
@@ -96,7 +97,9 @@ async def settle(conn: db.Conn, svc: Service, upload_id: UUID, school_id: UUID, 
     school = await store.load_school(conn, school_id)
     try:
         raw = inflate(await svc.keys().decrypt(conn, school_id, "upload.payload", bytes(payload)), limit)
-        checked = validate(raw, expected_urn=school["urn"])
+        # Seconds of CPU for a large school: in a thread, so the event loop keeps serving HTTP, the
+        # outbox relay and Kafka heartbeats meanwhile (the GIL is shared, nothing runs in parallel).
+        checked = await asyncio.to_thread(validate, raw, expected_urn=school["urn"])
     except (RosterTooLarge, zlib.error) as exc:
         checked, problems = None, [{"record": "roster", "row": None, "field": None, "reason": str(exc)}]
     else:
@@ -114,81 +117,114 @@ async def settle(conn: db.Conn, svc: Service, upload_id: UUID, school_id: UUID, 
 
 async def apply(conn: db.Conn, svc: Service, school_id: UUID, upload_id: UUID, roster: Roster) -> dict[str, Any]:
     """Diff the roster against the directory and write the difference, with its events."""
-    incoming, records = await _incoming(conn, svc, school_id, roster)
+    keys = svc.keys()
+    # One key load per import, not one await per field: indexes and ciphertexts are computed in place.
+    index_key = await keys.index_key(conn, school_id)
+    key = await keys.family_key(conn, school_id, "personal")
+    incoming, records = await asyncio.to_thread(_incoming, index_key, roster)
     current = await ds.load_current(conn, school_id)
     plan = plan_import(current, incoming)
     if plan.empty():
         return {"unchanged": True, **plan.counts()}
-    ids = await _write(conn, svc, school_id, plan, records, current)
+    ids, known = await _write(conn, keys, key, school_id, plan, records, current)
     await _values(conn, svc, school_id, upload_id, plan, records)
     touched = {k: ids[k] + [i for i, _ in plan.changed[k]] for k in KINDS}
     touched["contact"] = list(dict.fromkeys(touched["contact"] + [v.contact_id for v in plan.values
                                                                    if v.decision == "apply"]))
-    await directory.publish_state(conn, svc, school_id, upload_id, touched, plan.removed)
+    await directory.publish_state(conn, svc, school_id, upload_id, touched, plan.removed, known)
     return {"unchanged": False, **plan.counts()}
 
 
-async def _incoming(conn: db.Conn, svc: Service, school_id: UUID, roster: Roster):
-    keys = svc.keys()
+class Record(NamedTuple):
+    """One incoming record and what the import derived from it (plaintext stays in memory)."""
+
+    rec: Any
+    data: dict[str, Any]               # the body as a dict: no source_row; a contact's without email/mobile
+    body: str                          # canonical JSON of `data`, stored encrypted
+    fingerprint: bytes
+    parent: bytes | None               # a contact's pupil's reference index
+    values: dict[str, bytes | None]    # a contact's email/mobile blind indexes
+
+
+_LISTS: tuple[tuple[Kind, str], ...] = (("pupil", "pupils"), ("contact", "contacts"), ("staff", "staff"))
+_DUMP_EXCLUDE = {plural: {"__all__": BODY_EXCLUDE[kind]} for kind, plural in _LISTS}
+
+
+def _incoming(index_key: bytes, roster: Roster) -> tuple[dict[Kind, list[Incoming]], dict[bytes, Record]]:
+    """Every record's reference index, body and fingerprint, under the school's blind-index key."""
+    dumped = roster.model_dump(mode="json", include=set(_DUMP_EXCLUDE), exclude=_DUMP_EXCLUDE)
     out: dict[Kind, list[Incoming]] = {k: [] for k in KINDS}
-    records: dict[bytes, Any] = {}
+    records: dict[bytes, Record] = {}
     pupil_index: dict[str, bytes] = {}
-    for kind, items in (("pupil", roster.pupils), ("contact", roster.contacts), ("staff", roster.staff)):
-        for rec in items:
+    for kind, plural in _LISTS:
+        for rec, data in zip(getattr(roster, plural), dumped[plural], strict=True):
             ref = f"{rec.pupil_ref}\x00{rec.ref}" if kind == "contact" else rec.ref
-            ref_index = await keys.index(conn, school_id, f"ref.{kind}", ref)
-            body = ds.as_json(rec.model_dump(mode="json", exclude=BODY_EXCLUDE[kind]))
-            fingerprint = await keys.index(conn, school_id, f"fp.{kind}", body)
+            ref_index = blind_index(index_key, f"ref.{kind}", ref)
+            body = ds.as_json(data)
+            fingerprint = blind_index(index_key, f"fp.{kind}", body)
             values, parent = {}, None
             if kind == "contact":
-                values = {f: (await keys.index(conn, school_id, f, v.lower()) if v else None)
+                values = {f: (blind_index(index_key, f, v.lower()) if v else None)
                           for f, v in (("email", rec.email), ("mobile", rec.mobile))}
                 parent = pupil_index[rec.pupil_ref]
             if kind == "pupil":
                 pupil_index[rec.ref] = ref_index
             out[kind].append(Incoming(ref_index, fingerprint, values, parent))
-            records[kind.encode() + ref_index] = (rec, body, fingerprint, parent)
+            records[kind.encode() + ref_index] = Record(rec, data, body, fingerprint, parent, values)
     return out, records
 
 
-async def _write(conn, svc, school_id, plan: Plan, records, current) -> dict[Kind, list[UUID]]:
-    keys = svc.keys()
+Known = dict[UUID, tuple[str, UUID | None]]  # record id -> (state JSON for its event, a contact's pupil id)
+
+
+async def _write(conn: db.Conn, keys: Keyring, key: DataKey, school_id: UUID, plan: Plan,
+                 records: dict[bytes, Record], current) -> tuple[dict[Kind, list[UUID]], Known]:
+    """Encrypt and store added and changed records; their ids, and the state each now holds
+    (for its event, so publish_state need not read back and decrypt what was just written)."""
     pupil_ids = {ref: c.record_id for ref, c in current["pupil"].items()}
     pupil_ids.update({ref: i for i, ref in plan.added["pupil"]})
     rows: dict[Kind, list[tuple]] = {k: [] for k in KINDS}
+    known: Known = {}
     for kind in KINDS:
-        for record_id, ref_index in plan.added[kind] + plan.changed[kind]:
-            rec, body, fp, parent = records[kind.encode() + ref_index]
-            enc = await keys.encrypt(conn, school_id, f"{kind}.body", body)
+        added = len(plan.added[kind])
+        for n, (record_id, ref_index) in enumerate(plan.added[kind] + plan.changed[kind]):
+            r = records[kind.encode() + ref_index]
+            enc = await keys.encrypt_with(key, f"{kind}.body", r.body)
             if kind == "pupil":
-                rows[kind].append((record_id, school_id, ref_index, enc, fp, rec.year_group, rec.reg_group))
+                rows[kind].append((record_id, school_id, ref_index, enc, r.fingerprint, r.rec.year_group,
+                                   r.rec.reg_group))
+                known[record_id] = (r.body, None)
             elif kind == "staff":
-                rows[kind].append((record_id, school_id, ref_index, enc, fp))
+                rows[kind].append((record_id, school_id, ref_index, enc, r.fingerprint))
+                known[record_id] = (r.body, None)
             else:
-                vals = [await _enc_value(conn, svc, school_id, f, getattr(rec, f)) for f in ("email", "mobile")]
-                rows[kind].append((record_id, school_id, pupil_ids[parent], ref_index, enc, fp, rec.priority,
-                                   *vals[0], *vals[1]))
+                vals = [await _enc_value(keys, key, f, getattr(r.rec, f), r.values[f]) for f in ("email", "mobile")]
+                rows[kind].append((record_id, school_id, pupil_ids[r.parent], ref_index, enc, r.fingerprint,
+                                   r.rec.priority, *vals[0], *vals[1]))
+                if n < added:  # a new contact's email/mobile are the ones just stored; a changed
+                    # contact keeps its confirmed ones, so publish_state reads those back
+                    known[record_id] = (ds.as_json({**r.data, "email": r.rec.email or None,
+                                                    "mobile": r.rec.mobile or None}), pupil_ids[r.parent])
     await ds.remove(conn, "contact", plan.removed["contact"])
     await ds.remove(conn, "pupil", plan.removed["pupil"])
     await ds.remove(conn, "staff", plan.removed["staff"])
     await ds.upsert_pupils(conn, rows["pupil"])
     await ds.upsert_contacts(conn, rows["contact"])
     await ds.upsert_staff(conn, rows["staff"])
-    return {k: [i for i, _ in plan.added[k]] for k in KINDS}
+    return {k: [i for i, _ in plan.added[k]] for k in KINDS}, known
 
 
-async def _enc_value(conn, svc, school_id, field: str, value: str | None) -> tuple[bytes | None, bytes | None]:
+async def _enc_value(keys: Keyring, key: DataKey, field: str, value: str | None,
+                     index: bytes | None) -> tuple[bytes | None, bytes | None]:
     if not value:
         return None, None
-    keys = svc.keys()
-    return (await keys.encrypt(conn, school_id, f"contact.{field}", value),
-            await keys.index(conn, school_id, field, value.lower()))
+    return await keys.encrypt_with(key, f"contact.{field}", value), index
 
 
 async def _values(conn, svc, school_id, upload_id, plan: Plan, records) -> None:
     """Changed emails/mobiles of existing contacts: request, withdraw or (removals) apply."""
     for change in plan.values:
-        rec = records[b"contact" + change.ref_index][0]
+        rec = records[b"contact" + change.ref_index].rec
         value = getattr(rec, change.field)
         if change.decision == "request":
             await directory.request_confirmation(conn, svc, school_id, change.contact_id, change.field, value,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pupilpost.runner import Service, create_service, subscribe
 from pupilpost.settings import PlatformSettings
-from services.ingest import api, directory_api, handlers, payments, uploads
+from services.ingest import api, directory_api, handlers, messages, payments, uploads
 from services.ingest.importer import Importer
 from services.ingest.settings import IngestSettings
 
@@ -22,6 +22,7 @@ def create(platform: PlatformSettings | None = None, settings: IngestSettings | 
     svc.app.include_router(uploads.router(svc, importer))
     svc.app.include_router(directory_api.router(svc))
     svc.app.include_router(payments.router(svc))
+    svc.app.include_router(messages.router(svc))
     svc.on_start.append(uploads.ensure_upload_key)
     svc.on_start.append(importer.start)
     svc.on_stop.append(importer.stop)
