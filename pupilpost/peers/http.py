@@ -35,11 +35,10 @@ class HttpServer:
     """One ASGI app on one port, started and stopped with the peer that owns it."""
 
     def __init__(self, app: ASGIApp, host: str, port: int) -> None:
-        self.host = host
-        self._sock = bind_socket(host, port)
-        self.port = int(self._sock.getsockname()[1])
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        self._server = _Server(config)
+        self.host, self.port = host, port
+        self._app = app
+        self._sock: socket.socket | None = None
+        self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -48,18 +47,25 @@ class HttpServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        """Start serving; returns once the socket accepts requests."""
+        """Bind (port 0: the OS picks one) and serve; returns once requests are accepted."""
+        self._sock = bind_socket(self.host, self.port)
+        self.port = int(self._sock.getsockname()[1])
+        config = uvicorn.Config(self._app, log_config=None, log_level="warning", lifespan="off", access_log=False)
+        self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
         while not self._server.started:
             if self._task.done():
+                self._sock.close()
                 self._task.result()
                 raise RuntimeError("HTTP server stopped during start-up")
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
         """Stop serving and close the socket."""
-        if self._task is not None:
+        if self._task is not None and self._server is not None:
             self._server.should_exit = True
             await self._task
             self._task = None
-        self._sock.close()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None

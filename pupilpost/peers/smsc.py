@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import fnmatch
 import itertools
-import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,8 +25,6 @@ from starlette.routing import Route
 from pupilpost.peers import smpp
 from pupilpost.peers.http import HttpServer
 from pupilpost.peers.smsc_session import Session
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -118,6 +116,7 @@ class SmscPeer:
         self.messages: dict[str, SmsRecord] = {}
         self.sessions: set[Session] = set()
         self.port = config.port
+        self.link_checks_answered = 0
         self._ids = itertools.count(1)
         self._bucket = _Bucket(config.max_submits_per_second) if config.max_submits_per_second else None
         self._held: list[tuple[SmsRecord, float]] = []
@@ -129,7 +128,11 @@ class SmscPeer:
         """Listen for SMPP and HTTP."""
         self._server = await asyncio.start_server(self._accept, self.config.host, self.config.port)
         self.port = int(self._server.sockets[0].getsockname()[1])
-        await self.http.start()
+        try:
+            await self.http.start()
+        except BaseException:
+            self._server.close()
+            raise
 
     async def stop(self) -> None:
         """Close every session and both listeners."""
@@ -145,7 +148,7 @@ class SmscPeer:
                 await asyncio.wait_for(self._server.wait_closed(), 2)
         await self.http.stop()
 
-    def _spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

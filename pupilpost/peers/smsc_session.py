@@ -69,6 +69,8 @@ class Session:
     async def _dispatch(self, pdu: smpp.Pdu) -> None:
         log.debug("smsc got command 0x%08x status 0x%02x seq %d", pdu.command_id, pdu.status, pdu.sequence)
         if pdu.command_id & smpp.RESP:
+            if pdu.command_id == smpp.ENQUIRE_LINK | smpp.RESP:
+                self.smsc.link_checks_answered += 1
             waiter = self._waiting.pop(pdu.sequence, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(pdu)
