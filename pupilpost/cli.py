@@ -11,6 +11,7 @@ import click
 
 from pupilpost.extract import extract_command, keys_command
 from pupilpost.settings import SERVICES
+from services.classifier.cli import classify_command, classify_eval_command
 
 
 @click.group()
@@ -47,6 +48,8 @@ def up(port: int, data_dir: Path | None) -> None:
 
 main.add_command(extract_command)
 main.add_command(keys_command)
+main.add_command(classify_command)
+main.add_command(classify_eval_command)
 
 if __name__ == "__main__":
     main()

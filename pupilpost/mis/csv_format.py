@@ -64,7 +64,7 @@ KNOWN: dict[Kind, tuple[str, ...]] = {"pupils": PUPIL_COLUMNS + CONTACT_COLUMNS,
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _DMY = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, NotImplementedError,
-               RuntimeError, ValueError, OSError, struct.error)
+               RuntimeError, ValueError, OSError, struct.error, IndexError, KeyError, OverflowError)
 
 
 @dataclass(frozen=True)

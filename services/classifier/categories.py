@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from services.classifier.doc import Doc
 from services.classifier.lexicon import CATEGORIES, NEGATABLE, SCANNER, capital_before, negated
 from services.classifier.people import Mention
-from services.classifier.scanner import word_starts
 
 _GENERIC = re.compile(
     r"\b(?:(?:all|every|any|each|most|many|some) (?:of (?:our|the) )?(?:pupils?|students?|children|child|families|"
@@ -29,15 +28,14 @@ _GENERIC_IF = re.compile(
     r"\b(?:if|whether|in case|should) (?:you|your child|anyone|any \w+|a child|children|pupils|students|families|"
     r"parents)\b[^,;:.!?\n]*$", re.IGNORECASE)
 _PRONOUNS = frozenset("he she him her his hers himself herself".split())
-_GENERIC_WORDS = frozenset("all every any each most many some whole children pupils students families parents "
-                           "we reminder information".split())
+_GENERIC_WORDS = frozenset(
+    "all every any each most many some whole children pupils students families parents we reminder information".split())
 _ABSENCE = re.compile(
     r"\b(?:not arrived|absent|absence|not in school|not been registered|hasn't been registered|whereabouts|"
     r"unable to (?:contact|reach)|not heard from you|marked as|attendance)\b", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class CategoryHit:
+class CategoryHit(NamedTuple):
     """One cue that counted: category, span, strength."""
 
     category: str
@@ -50,9 +48,9 @@ def find_categories(doc: Doc, mentions: Sequence[Mention], personalised: bool,
                     bank_spans: Sequence[tuple[int, int]]) -> list[CategoryHit]:
     """Cues that count for the categories of this message (empty categories mean none applies)."""
     about = _person_sentences(doc, mentions, personalised)
-    text, starts = doc.combined, word_starts(doc.combined, _letter_starts(doc))
+    text = doc.combined
     found: dict[str, list[tuple[str, int, int]]] = {"strong": [], "weak": [], "mask": [], "capital": []}
-    for key, s, e in SCANNER.scan(text, starts):
+    for key, s, e in SCANNER.scan(text, _word_starts(doc, about)):
         kind, cat = key.split(":", 1)
         found[kind].append((cat, s, e))
     for cat, s, e in found["capital"]:
@@ -67,7 +65,9 @@ def find_categories(doc: Doc, mentions: Sequence[Mention], personalised: bool,
     hits: list[CategoryHit] = [CategoryHit("financial", s, e, True) for s, e in bank_spans]
     for category in CATEGORIES:
         st = strong.get(category, [])
-        wk = [w for w in weak.get(category, []) if not any(s <= w[0] < e for s, e in st)]
+        wk = [w for w in weak.get(category, ()) if not any(s <= w[0] < e for s, e in st)]
+        if not st and len(wk) < 2:
+            continue
         if category == "safeguarding" and not st and _ABSENCE.search(text):
             continue  # "in line with our safeguarding procedures, please tell us why X is absent"
         if st or len({text[s:e].lower() for s, e in wk}) >= 2:
@@ -89,7 +89,8 @@ def _group(doc: Doc, found: Sequence[tuple[str, int, int]], about: dict[int, boo
             continue
         if category in NEGATABLE and negated(text, start):
             continue
-        if _GENERIC_IF.search(text[doc.sentences[sent][0]:start]):
+        lead = text[doc.sentences[sent][0]:start].lower()
+        if ("if " in lead or "whether" in lead or "in case" in lead or "should" in lead) and _GENERIC_IF.search(lead):
             continue
         out.setdefault(category, []).append((start, end))
     return out
@@ -98,22 +99,18 @@ def _group(doc: Doc, found: Sequence[tuple[str, int, int]], about: dict[int, boo
 def _person_sentences(doc: Doc, mentions: Sequence[Mention], personalised: bool) -> dict[int, bool]:
     """Sentence index -> whether cues in it can be about an identifiable person."""
     named = {doc.sentence_of(m.start) for m in mentions if m.personal}
-    about: dict[int, bool] = {}
-    for idx, words in enumerate(doc.sentence_words):
-        pronoun = not words.isdisjoint(_PRONOUNS)
-        if personalised:
-            about[idx] = idx in named or pronoun or words.isdisjoint(_GENERIC_WORDS) or not _GENERIC.search(
-                doc.sentence_text(idx))
-        else:
-            about[idx] = idx in named or (pronoun and idx - 1 in named)
-    return about
+    pronoun = {t.sent for t in doc.tokens if t.norm in _PRONOUNS}
+    if personalised:
+        generic = {t.sent for t in doc.tokens if t.norm in _GENERIC_WORDS}
+        return {idx: idx in named or idx in pronoun or idx not in generic
+                or not _GENERIC.search(doc.sentence_text(idx)) for idx in range(len(doc.sentences))}
+    return {idx: idx in named or (idx in pronoun and idx - 1 in named) for idx in range(len(doc.sentences))}
 
 
-def _letter_starts(doc: Doc) -> list[int]:
-    """Word starts from the tokens, plus the parts of hyphenated words ("anti-racism")."""
-    out = []
+def _word_starts(doc: Doc, about: dict[int, bool]) -> list[int]:
+    """Starts of the words in sentences that can be about a person (and of hyphenated words' parts)."""
+    starts = [t.start for t in doc.tokens if about[t.sent]]
     for t in doc.tokens:
-        out.append(t.start)
-        if "-" in t.raw:
-            out.extend(t.start + i + 1 for i, ch in enumerate(t.raw) if ch == "-")
-    return out
+        if "-" in t.raw and about[t.sent]:
+            starts.extend(t.start + i + 1 for i, ch in enumerate(t.raw) if ch == "-")
+    return starts

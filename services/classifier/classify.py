@@ -14,10 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.classifier.categories import find_categories
+from services.classifier.categories import CategoryHit, find_categories
 from services.classifier.doc import Doc
 from services.classifier.model import (
-    PII_ORDER, Category, Classification, Evidence, Level, decide_level, mark_up,
+    PII_ORDER,
+    Category,
+    Classification,
+    Evidence,
+    Level,
+    decide_level,
+    mark_up,
 )
 from services.classifier.people import Mention, find_people
 from services.classifier.pii import find_structured_pii
@@ -27,6 +33,9 @@ __all__ = [
     "Category", "Classification", "Evidence", "Level", "Roster", "RosterHit", "classify", "combined_text",
     "mark_up",
 ]
+
+
+_CATEGORY = {str(c): c for c in Category}
 
 
 def combined_text(subject: str, text: str) -> str:
@@ -47,7 +56,7 @@ def classify(subject: str, text: str, *, recipient_pupil: str | None = None,
     personal = personalised or any(m.personal for m in mentions)
     bank = [(s, e) for kind, s, e in structured if kind == "bank_account"]
     cat_hits = find_categories(doc, mentions, personalised, bank) if personal else []
-    categories = frozenset(Category(h.category) for h in cat_hits)
+    categories = frozenset(_CATEGORY[h.category] for h in cat_hits)
     names = [m for m in mentions if m.is_name]
     kinds = {kind for kind, _, _ in structured} | ({"person_name"} if names else set())
     other = None
@@ -65,24 +74,34 @@ def classify(subject: str, text: str, *, recipient_pupil: str | None = None,
 
 
 def _evidence(doc: Doc, mentions: Sequence[Mention], structured: Sequence[tuple[str, int, int]],
-              cat_hits: Sequence, personalised: bool) -> tuple[Evidence, ...]:
-    items: set[Evidence] = set()
+              cat_hits: Sequence[CategoryHit], personalised: bool) -> tuple[Evidence, ...]:
+    """Evidence spans, de-duplicated, in text order."""
+    text_start = doc.text_start
+    rows: set[tuple[str, str, int, int]] = set()
     for m in mentions:
         if m.is_name:
-            items.add(Evidence("pii", "person_name", m.start, m.end, doc.part(m.start)))
+            rows.add(("pii", "person_name", m.start, m.end))
         if m.personal:
-            items.add(Evidence("personal", _personal_label(m), m.start, m.end, doc.part(m.start)))
+            rows.add(("personal", _personal_label(m), m.start, m.end))
         if m.other_pupil:
-            items.add(Evidence("other_pupil", "other_pupil", m.start, m.end, doc.part(m.start)))
-    for kind, s, e in structured:
-        items.add(Evidence("pii", kind, s, e, doc.part(s)))
-    for h in cat_hits:
-        items.add(Evidence("category", h.category, h.start, h.end, doc.part(h.start)))
-    return tuple(sorted(items, key=lambda ev: (ev.start, ev.end, ev.kind, ev.label)))
+            rows.add(("other_pupil", "other_pupil", m.start, m.end))
+    rows.update(("pii", kind, s, e) for kind, s, e in structured)
+    rows.update(("category", h.category, h.start, h.end) for h in cat_hits)
+    ordered = sorted(rows, key=_SPAN_ORDER)
+    new = tuple.__new__
+    return tuple(new(Evidence, (kind, label, s, e, "subject" if s < text_start else "text"))
+                 for kind, label, s, e in ordered)
+
+
+def _SPAN_ORDER(row: tuple[str, str, int, int]) -> tuple[int, int, str, str]:
+    return row[2], row[3], row[0], row[1]
+
+
+_PERSONAL_LABELS = {
+    "pupil": "pupil", "parent": "parent or carer", "staff_own": "staff member's own circumstances",
+    "family": "family member", "private": "named individual", "staff": "staff member",
+}
 
 
 def _personal_label(m: Mention) -> str:
-    return {
-        "pupil": "pupil", "parent": "parent or carer", "staff_own": "staff member's own circumstances",
-        "family": "family member", "private": "named individual", "staff": "staff member",
-    }.get(m.role, m.role) if m.source != "your_child" else "your child"
+    return "your child" if m.source == "your_child" else _PERSONAL_LABELS.get(m.role, m.role)

@@ -14,6 +14,12 @@ import re
 from services.classifier.scanner import CueScanner
 
 _P = r"(?:his|her|their|your|my|its)"
+# Health charities and events: raising money for them says nothing about anyone's health.
+CHARITIES = (r"cancer research(?: uk)?|macmillan(?: cancer support)?|marie curie|british heart foundation|"
+             r"alzheimer'?s society|diabetes uk|asthma \+ lung uk|asthma uk|cystic fibrosis trust|epilepsy action|"
+             r"st john ambulance|red cross|children in need|comic relief|red nose day|young minds|mind charity|"
+             r"race for life|jeans for genes|wear it pink|stand up to cancer|great ormond street(?: hospital)?"
+             r"(?: charity)?|children'?s hospice|air ambulance|hospice")
 _KID = r"(?:him|her|them|himself|herself|themselves)"
 
 STRONG: dict[str, list[str]] = {
@@ -33,10 +39,12 @@ STRONG: dict[str, list[str]] = {
         rf"(?:bumped|banged|hit|hurt|cut|grazed|twisted|bruised) {_P} \w+", rf"hurt {_KID}", r"graze[ds]?",
         r"bruis\w*", r"nose ?bleed", r"first aid", r"plaster(?:ed|s)?", r"ice pack", r"stitches", r"a ?& ?e",
         r"hospital(?:s|ised|ized)?", r"ambulance", r"paramedics?", r"(?:medical|hospital|doctor'?s|dental|clinic|"
-        r"orthodontist|optician|physio|gp) appointments?", r"(?:fracture|genetics?|eye|hospital|asthma|diabetes|allergy|audiology|sleep|cardiac|physio|"
+        r"orthodontist|optician|physio|gp) appointments?",
+         r"(?:fracture|genetics?|eye|hospital|asthma|diabetes|allergy|audiology|sleep|cardiac|physio|"
         r"specialist|outpatients?) clinic", r"paediatrician", r"physio\w*",
         r"occupational therap\w*", r"operation(?! encompass)", r"surgery",
-        r"recover(?:ing|ed|y) from", r"speedy recovery", r"on the mend", r"medication", r"medicines?", r"tablets", r"doses?", r"prescri\w*", r"calpol",
+        r"recover(?:ing|ed|y) from", r"speedy recovery", r"on the mend", r"medication", r"medicines?", r"tablets",
+         r"doses?", r"prescri\w*", r"calpol",
         r"paracetamol", r"ibuprofen", r"methylphenidate", r"concerta", r"ritalin", r"melatonin", r"midazolam",
         r"buccal", r"creon", r"antibiotics", r"panic attacks?", r"low mood", r"depress(?:ion|ed)",
         r"eating disorder", r"anorexia", r"bulimia", r"counsell(?:ing|or|ors)", r"camhs", r"mental health "
@@ -45,7 +53,9 @@ STRONG: dict[str, list[str]] = {
         r"tourette'?s?", r"global developmental delay", r"down'?s? syndrome", r"syndrome", r"diagnos\w*",
         r"disabilit\w*", r"disabled", r"pregnan\w*", r"antenatal", r"maternity", r"midwife", r"miscarriage",
         r"(?:individual )?health ?care plan", r"(?-i:IHP)", r"allergy plan", r"multiple sclerosis",
-        r"(?-i:MS) diagnosis", r"medical (?:condition|needs|room|evidence|treatment)",
+        r"(?-i:MS) diagnosis", r"medical (?:condition|needs|room|evidence|treatment)", r"grommets",
+        r"had (?:a|her|their) baby", r"new baby", r"baby (?:boy|girl)", r"gave birth",
+         r"expecting (?:a baby|twins)",
     ],
     "sen": [
         r"(?-i:SEND?)", r"special educational needs?", r"(?-i:EHCP?s?)", r"ehc (?:needs )?"
@@ -56,10 +66,12 @@ STRONG: dict[str, list[str]] = {
         r"nurture (?:group|room|provision|class)", r"interventions?", r"(?-i:ELSA)", r"emotional literacy",
         r"speech(?:,)? (?:and|&) language", r"spee?a?ch (?:and|&) lang\w*", r"(?-i:SALT)",
         r"speech therap\w*", r"language therap\w*", r"educational psycholog\w*", r"access arrangements?",
-        r"[0-9]+ ?% extra time", r"extra time (?:in|for) (?:his|her|their|the|all)? ?(?:exams?|tests?|gcses?|sats)",
-        r"top-?up funding", r"(?:1:1|one[- ]to[- ]one) (?:funding|ta|teaching assistant)", r"sensory (?:room|"
+        r"(?<=% )extra time", r"extra time (?:in|for) (?:his|her|their|the|all)? ?(?:exams?|tests?|gcses?|sats)",
+        r"top-?up funding", r"(?<=1:1 )(?:funding|ta|teaching assistant)",
+         r"one[- ]to[- ]one (?:funding|ta|teaching assistant)", r"sensory (?:room|"
         r"breaks?|circuit|diet|needs|processing|profile)", r"ear defenders", r"visual timetable",
         r"now and next board", r"social stories", r"sen register", r"(?-i:SEN) support",
+        r"speech (?:delay|difficult\w*|sound difficult\w*)", r"language (?:delay|disorder)",
     ],
     "safeguarding": [
         r"child protection", r"(?-i:CP) (?:plan|conference|register|meeting)", r"child in need",
@@ -79,9 +91,11 @@ STRONG: dict[str, list[str]] = {
         r"(?-i:UKCIS)", r"(?-i:LADO)", r"no food in the house", r"same clothes", r"missing from (?:home|care)",
         r"(?-i:FGM)", r"female genital mutilation", r"forced marriage", r"radicalis\w*",
         r"operation encompass", r"sexual relationship", r"in (?:a )?sexual relationship",
+        r"(?:women'?s |domestic abuse )?refuge",
     ],
     "criminal": [
-        r"(?-i:PC|DC|DS|DI|Sgt|PCSO) (?-i:[A-Z][a-z]+)", r"police", r"detective", r"arrest\w*", r"(?:in|into|police) custody",
+        r"(?-i:PC|DC|DS|DI|Sgt|PCSO) (?-i:[A-Z][a-z]+)", r"police", r"detective", r"arrest\w*",
+         r"(?:in|into|police) custody",
         r"prison", r"jail", r"(?-i:HMP)", r"sentenced", r"remanded", r"bail",
         r"(?:youth|police|formal) caution", r"cautioned",
         r"(?:youth|crown|magistrates'?|family) court", r"(?:in|to|at|before the) court\b", r"court (?:case|"
@@ -92,7 +106,7 @@ STRONG: dict[str, list[str]] = {
         r"ketamine|(?-i:MDMA|THC)|controlled (?:drug|substance)|class [abc] drugs?", r"drugs", r"theft",
         r"stole|stolen", r"shoplift\w*", r"burglar\w*", r"robbery|robbed|mugged", r"assault\w*",
         r"criminal damage", r"hate crime", r"sextortion", r"accused of (?:taking|stealing|hitting)",
-        r"indecent image",
+        r"indecent image", r"young offenders?(?: institution)?", r"(?-i:YOI)", r"stop and search",
     ],
     "ethnicity": [
         r"ethnic(?:ity|ities)?", r"racis[mt]\w*",
@@ -108,7 +122,8 @@ STRONG: dict[str, list[str]] = {
         r"sukkot", r"(?-i:Holi)", r"navratri", r"gurpurab", r"(?-i:Lent)", r"shabbat|sabbath",
         r"religio(?:n|us)(?! education)", r"(?:family'?s?|their|his|her|your|of) faith", r"faith (?:criteria|"
         r"group|community|reasons|grounds|leader)", r"(?:family'?s|religious|faith) beliefs?",
-        r"practising (?:catholic|muslim|christian|jew|jewish|sikh|hindu|anglican|buddhist)s?", r"jehovah'?s witness\w*", r"baptis\w*", r"baptised|christening",
+        r"practising (?:catholic|muslim|christian|jew|jewish|sikh|hindu|anglican|buddhist)s?",
+         r"jehovah'?s witness\w*", r"baptis\w*", r"baptised|christening",
         r"first (?:holy )?communion", r"bar mitzvah|bat mitzvah", r"pray(?:s|ed|ing|ers?)?", r"jumu'?ah",
         r"salah|namaz", r"madrass?a", r"kosher", r"halal", r"hijab", r"head ?scarf", r"niqab", r"turban",
         r"patka", r"(?-i:kara)", r"kirpan", r"kippah|yarmulke", r"withdraw\w* from (?:(?-i:RE)|religious "
@@ -131,7 +146,7 @@ STRONG: dict[str, list[str]] = {
     "genetic": [
         r"genetic\w*", r"genes?\b", r"gene variants?", r"(?-i:CFTR|BRCA\d?)", r"microarray", r"chromosom\w*",
         r"carrier (?:status|test\w*)", r"carries (?:two copies|one copy|a copy|the gene)", r"(?-i:DNA) test",
-        r"[0-9]+q[0-9]+(?:\.[0-9]+)? (?:deletion|duplication)", r"exome", r"genome",
+        r"(?<=[0-9] )(?:deletion|duplication)", r"micro(?:deletion|duplication)s?", r"exome", r"genome",
     ],
     "political": [
         r"(?:labour|conservative|tory|liberal democrats?|lib dems?|green party|reform(?: uk)?|(?-i:SNP)|"
@@ -139,7 +154,8 @@ STRONG: dict[str, list[str]] = {
         r"standing (?:as an? (?:\w+ )?candidate|for (?:election|council|parliament|the \w+(?: \w+)? party)|"
         r"in the (?:\w+ )?elections?)", r"stood for (?:election|council)", r"party (?:membership|member)",
         r"political (?:party|activis\w*|views|opinions|beliefs|campaign\w*|leaflets?)", r"campaign leaflets?",
-        r"politically active", r"activis[mt]\w*", r"(?:climate|anti-\w+|political|peaceful|student|school) (?:protest|strike|march|demonstration)s?",
+        r"politically active", r"activis[mt]\w*",
+         r"(?:climate|anti-\w+|political|peaceful|student|school) (?:protest|strike|march|demonstration)s?",
         r"(?:attend|attending|join|joining|went to|go to) (?:a|the) (?:\w+ )?(?:protest|march|demonstration)",
         r"march(?:ing)? (?:against|in support)", r"extinction rebellion|just stop oil|palestine action",
         r"extremis[mt]\w*", r"radicalis\w*", r"far[- ](?:right|left)", r"neo-?nazi\w*", r"islamist",
@@ -158,10 +174,12 @@ STRONG: dict[str, list[str]] = {
         r"(?:amount|money|sum|balance) owed", 
         r"outstanding (?:balance|amount|debt|payment|fees?|sum)", r"unpaid", r"(?:payment|balance|invoice|fees?|"
         r"amount|bill)s? (?:is |are |was |now )*overdue", r"overdue (?:payment|balance|invoice|fees?|amount|bill)",
-        r"negative balance", r"- ?£[0-9]", r"£[0-9]+(?:\.[0-9][0-9])? (?:in debit|in the red|overdrawn)", r"in the red",
+        r"negative balance", r"- ?£[0-9]", r"in debit", r"in the red",
         r"debt recovery", r"bailiffs?", r"free school meals?", r"(?-i:FSM)", r"pupil premium", r"(?-i:PP\+)",
+        r"(?-i:PP) (?:funding|pupil|eligible|child)", r"holiday activities and food", r"(?-i:HAF)",
         r"bursar(?:y|ies)", r"hardship", r"(?:hardship|school|uniform|travel|bursary|council) grants?",
-        r"(?:supermarket|food|holiday|fsm|hardship|uniform|school meals?|meal) vouchers?", r"payment plan", r"instal?ments", r"financial (?:difficult\w*|hardship|support|"
+        r"(?:supermarket|food|holiday|fsm|hardship|uniform|school meals?|meal) vouchers?", r"payment plan",
+         r"instal?ments", r"financial (?:difficult\w*|hardship|support|"
         r"assistance|help)", r"struggling (?:to pay|financially|with money)", r"universal credit",
         r"(?:on|receiv\w*|claim\w*) (?:benefits|universal credit|income support)", r"benefits? (?:check|"
         r"entitlement|claim)", r"eligibility (?:check\w*|service)", r"means[- ]tested", r"food bank (?:voucher|"
@@ -171,7 +189,8 @@ STRONG: dict[str, list[str]] = {
         r"looked[- ]after (?:child|children|pupil|young person|review|status|children'?s)", r"(?-i:Looked After)",
         r"(?-i:LAC|CLA|CiC)", r"child(?:ren)? in care", r"(?:taken into|in (?:local authority )?|from|leaving) "
         r"care\b(?! (?:of|for|plan|homes?|workers?|staff|team))", r"foster (?:carers?|care|parents?|family|"
-        r"families|placement|mum|mother|dad|father|home|brother|sister|siblings?)", r"fostered", r"kinship (?:care|carers?|arrangement)",
+        r"families|placement|mum|mother|dad|father|home|brother|sister|siblings?)", r"fostered",
+        r"(?:residential|foster|kinship|local authority) care", r"kinship (?:care|carers?|arrangement)",
         r"special guardian\w*", r"(?-i:SGO)", r"adopted (?:from care|by|when|at|as a)",
         r"adoption (?:order|support|panel|placement)", r"adoptive (?:parents?|mum|dad|family|mother|father)",
         r"(?:was|were|been|is) adopted", r"section 20", r"(?-i:s20|PEP)",
@@ -186,8 +205,9 @@ WEAK: dict[str, list[str]] = {
     "health": [r"school nurse", r"nurse", r"(?:gp|doctor|dentist|doctors)\b", r"mental health", r"anxi(?:ety|ous)",
                r"therapist", r"therapy", r"(?:very )?tired", r"not (?:been )?eating", r"young carers?",
                rf"{_KID} to be seen", r"care plan", r"sent home", r"condition", r"trauma\w*"],
-    "sen": [r"senco", r"extra time", r"reader", r"scribe", r"word processor", r"rest breaks", r"(?:1:1|one[- ]to[- ]one) "
-            r"support", r"calm (?:corner|space|room)", r"phonics group", r"support (?:worker|staff)"],
+    "sen": [r"senco", r"annual review", r"extra time", r"reader", r"scribe", r"word processor", r"rest breaks",
+            r"(?<=1:1 )support", r"one[- ]to[- ]one support", r"calm (?:corner|space|room)", r"phonics group",
+            r"support (?:worker|staff)"],
     "safeguarding": [r"(?-i:DSL)", r"designated safeguarding lead", r"safeguarding", r"welfare (?:concern|check)",
                      r"older (?:boy|man|men|male|girl|woman|women|teenagers?)", r"arriving (?:at school )?hungry",
                      r"(?:made|make|making|completed) an? referral", r"social worker", r"vulnerable"],
@@ -208,9 +228,11 @@ WEAK: dict[str, list[str]] = {
 }
 
 MASKS: dict[str, list[str]] = {
-    "health": [r"mental health week", r"healthy schools?", r"health and safety", r"(?-i:NHS) (?:number|website|111)",
+    "health": [CHARITIES, r"mental health week", r"healthy schools?", r"health and safety",
+         r"(?-i:NHS) (?:number|website|111)",
                r"health services?", r"sickness policy", r"illness policy", r"(?:gp|doctor'?s|dental) surgery",
-               r"surgery (?:name|address|details)", r"debt recovery", r"recover(?:ing|ed|y)? (?:the )?(?:cost|debt)"],
+               r"surgery (?:name|address|details)", r"debt recovery",
+                r"recover(?:ing|ed|y)? (?:the )?(?:cost|debt)"],
     "sen": [r"pastoral support plan"],
     "safeguarding": [r"(?:racist|racial|verbal|homophobic) abuse"],
     "religion": [r"(?:catholic|c of e|cofe|church of england|methodist|jewish|muslim|"
@@ -233,6 +255,7 @@ MASKS: dict[str, list[str]] = {
 AFTER_CAPITAL: dict[str, list[str]] = {"ethnicity": [r"heritage", r"origin", r"background"]}
 
 NEGATABLE = frozenset({"health", "criminal"})
+_NEGATION_HINTS = ("no", "n't", "never", "without")
 _NEGATION = re.compile(r"\b(?:no|not|nobody|no-one|no one|never|without|isn't|wasn't|weren't|hasn't|haven't|"
                        r"didn't|don't|doesn't|none)\b[\w\s']{0,25}$", re.IGNORECASE)
 
@@ -253,6 +276,8 @@ CATEGORIES = tuple(STRONG)
 
 def negated(text: str, start: int) -> bool:
     """A negation in the few words before `start`, within the same clause."""
-    window = text[max(0, start - 40):start]
+    window = text[max(0, start - 40):start].lower()
+    if not any(w in window for w in _NEGATION_HINTS):
+        return False
     window = re.split(r"[.;,!?\n]", window)[-1]
     return bool(_NEGATION.search(window))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 
 class Level(StrEnum):
@@ -48,9 +48,8 @@ EvidenceKind = Literal["category", "pii", "personal", "other_pupil"]
 Part = Literal["subject", "text"]
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """Why a label was given: a span of `subject + "\\n" + text` and the label it supports."""
+class Evidence(NamedTuple):
+    """Why a label was given: a span of `subject + "\\n" + text` and the label it supports (immutable)."""
 
     kind: EvidenceKind
     label: str

@@ -140,7 +140,12 @@ SURNAMES = _words(
     Rosenberg Levi Yilmaz Demir Kaya Celik Sahin Ozturk Clarke-Reid Okoye""")
 
 # Titles: the next capitalised word(s) are a surname (or first name + surname).
-TITLES = frozenset("mr mrs ms miss mx dr prof pc pcso dc ds di sgt rev revd fr sir dame".split())
+TITLES = frozenset("""mr mrs ms miss mx dr prof pc pcso dc ds di sgt rev revd reverend fr father pastor imam rabbi canon
+    vicar sir dame""".split())
+# Words that make a possessive name a business ("Chloe's Bakery"), not a person.
+BUSINESS_WORDS = _words("""Bakery Cafe Café Shop Stores Store Ltd Limited Pharmacy Salon Kitchen Garage Gym Studio
+    Studios Restaurant Takeaway Pizza Butchers Florist Boutique Emporium Market Services Catering Coaches Taxis
+    Cars Dental Opticians Vets Barbers Books Bookshop Toys Kids Club Academy Foundation Trust Fund Appeal""")
 # Words that make the preceding capitalised word part of a place or organisation, not a person.
 ORG_SUFFIXES = _words(
     """School Primary Academy College High Infants Infant Juniors Junior Nursery Park Road Street Lane Avenue
@@ -161,8 +166,9 @@ NOT_SURNAME = ORG_SUFFIXES | _words(
     Eid Ramadan Hanukkah Autumn Spring Summer Winter Term All Everyone Both Who What When Where Why How Then
     So If It He She They We You I My Our Your His Her Their Class Group""")
 # Words before a name that make it a public, historical or fictional figure rather than a private person.
-FIGURE_PREFIXES = frozenset("st saint king queen prince princess lord lady sir dame captain pope president "
-                            "guru prophet emperor empress general admiral".split())
+FIGURE_PREFIXES = frozenset(
+    """st saint king queen prince princess lord lady sir dame captain pope
+    president guru prophet emperor empress general admiral""".split())
 PUBLIC_FIGURES = frozenset(n.lower() for n in """
 Roald Dahl|Julia Donaldson|David Walliams|Michael Morpurgo|Ted Hughes|Jacqueline Wilson|Anthony Browne|
 Shirley Hughes|Michael Rosen|Malorie Blackman|Philip Pullman|Lewis Carroll|Charles Dickens|

@@ -7,18 +7,23 @@ they belong to an individual (not a school switchboard, role mailbox or school a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 Span = tuple[str, int, int]
 
 # --- identifiers with check digits -------------------------------------------------------------
 _UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"  # DfE check letters: remainder 0..22 (no I, O, S)
-_UPN = re.compile(r"(?<![A-Za-z0-9])([A-Z])(\d{12})(?![A-Za-z0-9])")
-_NHS = re.compile(r"(?<![\d£.,])(\d{3})([ -]?)(\d{3})\2(\d{4})(?![\d])")
+# No leading look-behinds (they stop `re` skipping ahead fast); `_clear_before` checks the previous character.
+_UPN = re.compile(r"([A-Z])(\d{12})(?![A-Za-z0-9])")
+_NHS = re.compile(r"(\d{3})([ -]?)(\d{3})\2(\d{4})(?![\d])")
 _NHS_CONTEXT = re.compile(r"\bNHS\b|\bhealth (?:service )?number", re.IGNORECASE)
-_NI = re.compile(
-    r"(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
-    r"(?: ?\d{2}){3} ?[A-D](?![A-Za-z0-9])")
+_NI = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z](?: ?\d{2}){3} ?[A-D](?![A-Za-z0-9])")
+_PHONE_WORD = re.compile(r"(?:tel|phone|call|mobile|ring)\W{0,12}$", re.IGNORECASE)
+_NI_BAD_PREFIX = frozenset("BG GB NK KN TN NT ZZ".split())
+
+
+def _clear_before(text: str, start: int, disallowed: str) -> bool:
+    """The character before `start` is not alphanumeric and not one of `disallowed`."""
+    return start == 0 or not (text[start - 1].isalnum() or text[start - 1] in disallowed)
 
 
 def upn_check_letter(digits: str) -> str:
@@ -45,16 +50,20 @@ def is_valid_nhs_number(number: str) -> bool:
 
 def is_valid_ni_number(number: str) -> bool:
     """HMRC format: two prefix letters (not D F I Q U V; second not O; no BG GB NK KN TN NT ZZ), 6 digits, A-D."""
-    return bool(_NI.fullmatch(number.strip().upper()))
+    number = number.strip().upper()
+    return bool(_NI.fullmatch(number)) and number[:2] not in _NI_BAD_PREFIX
 
 
 def find_upns(text: str) -> list[Span]:
-    return [("upn", m.start(), m.end()) for m in _UPN.finditer(text) if upn_check_letter(m.group(2)) == m.group(1)]
+    return [("upn", m.start(), m.end()) for m in _UPN.finditer(text)
+            if _clear_before(text, m.start(), "") and upn_check_letter(m.group(2)) == m.group(1)]
 
 
 def find_nhs_numbers(text: str) -> list[Span]:
     out = []
     for m in _NHS.finditer(text):
+        if not _clear_before(text, m.start(), "£.,"):
+            continue
         spaced = bool(m.group(2))
         near = _NHS_CONTEXT.search(text[max(0, m.start() - 40):m.start()])
         if (spaced or near) and is_valid_nhs_number(m.group()) and not _looks_like_phone(text, m.start()):
@@ -63,12 +72,12 @@ def find_nhs_numbers(text: str) -> list[Span]:
 
 
 def find_ni_numbers(text: str) -> list[Span]:
-    return [("ni_number", m.start(), m.end()) for m in _NI.finditer(text)]
+    return [("ni_number", m.start(), m.end()) for m in _NI.finditer(text)
+            if _clear_before(text, m.start(), "") and m.group()[:2] not in _NI_BAD_PREFIX]
 
 
 def _looks_like_phone(text: str, start: int) -> bool:
-    return text[start] == "0" or bool(re.search(r"(?:tel|phone|call|mobile|ring)\W{0,12}$", text[max(0, start - 20):start],
-                                                re.IGNORECASE))
+    return text[start] == "0" or bool(_PHONE_WORD.search(text[max(0, start - 20):start]))
 
 
 # --- bank details ------------------------------------------------------------------------------
@@ -94,13 +103,14 @@ def find_bank_details(text: str) -> list[Span]:
 # --- email -------------------------------------------------------------------------------------
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+'-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _ROLE_MAILBOX = frozenset(
-    """office admin administration enquiries enquiry info information head headteacher headofschool principal
-    finance accounts attendance absence absences reception sen senco send inclusion safeguarding dsl exams
-    examinations admissions hr payroll pta clubs wraparound breakfastclub transport careers sixthform
-    pastoral parentpay catering kitchen it ict support helpdesk contact hello mail school bursar bursary
-    governors governor clerk data uniform lettings trips library studentservices noreply no-reply donotreply
-    parents families wellbeing nurse medical sport sports pe music admin1 office1 schooloffice year
-    reception1 team staff general busmanager businessmanager business manager""".split())
+    """office admin administration enquiries enquiry info information head headteacher headofschool
+        principal finance accounts attendance absence absences reception sen senco send inclusion
+        safeguarding dsl exams examinations admissions hr payroll pta clubs wraparound breakfastclub
+        transport careers sixthform pastoral parentpay catering kitchen it ict support helpdesk contact
+        hello mail school bursar bursary governors governor clerk data uniform lettings trips library
+        studentservices noreply no-reply donotreply parents families wellbeing nurse medical sport sports pe
+        music admin1 office1 schooloffice year reception1 team staff general busmanager businessmanager
+        business manager""".split())
 
 
 def find_emails(text: str) -> list[Span]:
@@ -116,7 +126,7 @@ def find_emails(text: str) -> list[Span]:
 
 
 # --- phone -------------------------------------------------------------------------------------
-_PHONE = re.compile(r"(?<![\d£])(?:\+44\s?(?:\(0\)\s?)?|\(?0)\d{2,4}\)?(?:[\s-]?\d){6,8}(?!\d)")
+_PHONE = re.compile(r"(?:\+44\s?(?:\(0\)\s?)?|\(?0)\d{2,4}\)?(?:[\s-]?\d){6,8}(?!\d)")
 _PERSONAL_PHONE = re.compile(
     r"(?:mobile|mob|your (?:number|phone|mobile)|contact number|priority|home (?:phone|number|tel)|"
     r"mum|dad|mother|father|parent|carer|grandparent|gran|nan|text me|my mobile|emergency contact|"
@@ -131,15 +141,15 @@ def find_phones(text: str) -> list[Span]:
     """UK phone numbers belonging to a person; school switchboards and lines are not PII."""
     out = []
     for m in _PHONE.finditer(text):
+        if not _clear_before(text, m.start(), "£"):
+            continue
         digits = re.sub(r"\D", "", m.group())
         digits = "0" + digits[2:] if digits.startswith("44") else digits
         if len(digits) not in (10, 11) or digits[1] not in "1237":
             continue
         before = text[max(0, m.start() - 60):m.start()]
         line = before.rsplit("\n", 1)[-1]
-        if _PERSONAL_PHONE.search(line):
-            out.append(("phone", m.start(), m.end()))
-        elif digits.startswith("07") and not _SCHOOL_PHONE.search(line):
+        if _PERSONAL_PHONE.search(line) or digits.startswith("07") and not _SCHOOL_PHONE.search(line):
             out.append(("phone", m.start(), m.end()))
     return out
 
@@ -163,7 +173,7 @@ _STREET = (r"(?:Road|Rd|Street|St|Lane|Ln|Avenue|Ave|Close|Drive|Dr|Terrace|Way|
 _POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?\s*\d[ABD-HJLNP-UW-Z]{2}"
 _ADDRESS = re.compile(
     rf"(?<![\w£])(?:(?:Flat|Apartment)\s+\d+[A-Za-z]?,?\s+)?\d{{1,4}}[A-Za-z]?,?\s+(?:[A-Z][a-z'’-]+\s+){{1,3}}"
-    rf"{_STREET}\b(?:,?\s+(?:[A-Z][a-z'’-]+\s?){{1,3}})?(?:,?\s+{_POSTCODE})?")
+    rf"{_STREET}\b(?:,?\s+[A-Z][a-z'’-]+(?:\s[A-Z][a-z'’-]+){{0,2}})?(?:,?\s+{_POSTCODE})?")
 _PERSONAL_ADDRESS = re.compile(
     r"(?:your (?:home )?address|home address|address:|address as|address is|lives? at|living at|moved to|"
     r"new address|collect \w+ from|records show|staying at|resides at|at home at)\W{0,60}$", re.IGNORECASE)
@@ -178,13 +188,13 @@ def find_addresses(text: str, personalised: bool) -> list[Span]:
     out = []
     for m in _ADDRESS.finditer(text):
         before = text[max(0, m.start() - 80):m.start()]
-        if _PERSONAL_ADDRESS.search(before):
-            out.append(("address", m.start(), m.end()))
-        elif personalised and not _SCHOOL_ADDRESS.search(before) and re.search(_POSTCODE, m.group()):
+        if _PERSONAL_ADDRESS.search(before) or (
+                personalised and not _SCHOOL_ADDRESS.search(before) and re.search(_POSTCODE, m.group())):
             out.append(("address", m.start(), m.end()))
     return out
 
 
+_HOUSE_NUMBER = re.compile(r"\d[A-Za-z]?,?\s+[A-Z][a-z'’-]+\s+[A-Z]")
 _DIGIT_RUN = re.compile(r"\d\d[ -]?\d\d[ -]?\d\d")
 _DOB_WORDS = ("birth", "dob", "d.o.b", "born")
 
@@ -201,6 +211,6 @@ def find_structured_pii(text: str, *, personalised: bool) -> list[Span]:
         spans += find_phones(text) + find_upns(text) + find_nhs_numbers(text) + find_ni_numbers(text)
         if "sort" in low or "gb" in low:
             spans += find_bank_details(text)
-    if personalised or "address" in low or " at " in low:
+    if (personalised or "address" in low or " at " in low) and _HOUSE_NUMBER.search(text):
         spans += find_addresses(text, personalised)
     return spans

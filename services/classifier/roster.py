@@ -13,33 +13,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from services.classifier.doc import Token, normalise, tokenize
+from services.classifier.doc import Token, split_sentences, tokenize
 from services.classifier.names import FIGURE_PREFIXES, NOT_SURNAME, ORDINARY_WORD_NAMES, ORG_SUFFIXES, TITLES
 
 # After a name that is also a word, these show the word is meant ("Summer term", "Holly Class").
 _WORD_FOLLOWERS = frozenset(
-    """term terms holiday holidays hols fair fete camp school time break uniform club clubs show concert festival
-    sports reading class house team group room trip day days week weeks half garden party play service
-    evening morning afternoon menu lunch lunches activities activity reading project topic timetable
-    assembly shoes kit bag bags colours color colour tree trees leaves flowers flower plants pot""".split())
+    """term terms holiday holidays hols fair fete camp school time break uniform club clubs show concert
+        festival sports reading class house team group room trip day days week weeks half garden party play
+        service evening morning afternoon menu lunch lunches activities activity reading project topic
+        timetable assembly shoes kit bag bags colours color colour tree trees leaves flowers flower plants
+        pot""".split())
 _WORD_PRECEDERS = frozenset(
     """the this next last in of a an our your every each during until since by before after early late mid
-    over through throughout wild sweet beautiful pink red""".split())
-_MODAL_NAMES = frozenset("will may hope mark grant drew sue rich pat jay bill frank chase hunter reed dawn".split())
+        over through throughout wild sweet beautiful pink red""".split())
+_MODAL_NAMES = frozenset("""will may hope mark grant drew sue rich pat jay bill frank chase hunter reed dawn""".split())
 _MODAL_NEXT = frozenset("you u we they i he she it there be all everyone your our this that".split())
 _SIBLINGS = frozenset(
-    "sister brother sibling siblings twin cousin stepbrother stepsister half-brother half-sister sis bro".split())
+    """sister brother sibling siblings twin cousin stepbrother stepsister half-brother half-sister sis bro""".split())
 _DATE_BEFORE = re.compile(r"\d(?:st|nd|rd|th)?\s+$")
 _DATE_AFTER = re.compile(r"^\s+\d")
 Form = Literal["full", "first", "initial"]
 
 
-@dataclass(frozen=True, slots=True)
-class RosterHit:
+class RosterHit(NamedTuple):
     """A roster pupil named in a message: span, candidate pupils (indices), how they were named."""
 
     start: int
@@ -61,6 +60,7 @@ class Roster:
                 by_first.setdefault(parts[0], []).append(idx)
         self._by_first = {k: tuple(v) for k, v in by_first.items()}
         self._full_index = {parts: idx for idx, parts in enumerate(self._parts)}
+        self._lookups: dict[str, int | None] = {}
         self.surnames = frozenset(p for parts in self._parts for p in parts[1:])
 
     @staticmethod
@@ -71,15 +71,19 @@ class Roster:
 
     def index_of(self, name: str) -> int | None:
         """Index of a full name on the roster, compared case- and accent-insensitively."""
-        return self._full_index.get(tuple(t.norm for t in tokenize(name)))
+        if name not in self._lookups:
+            if len(self._lookups) > 10_000:
+                self._lookups.clear()
+            self._lookups[name] = self._full_index.get(tuple(t.norm for t in tokenize(name)))
+        return self._lookups[name]
 
     def surname_of(self, idx: int) -> tuple[str, ...]:
         return self._parts[idx][1:]
 
     def find_in(self, text: str) -> list[RosterHit]:
         """Roster pupils named in a plain string."""
-        tokens = tokenize(text)
-        return self.find(tokens, text, casual=is_casual(text))
+        tokens = tokenize(text, 0, split_sentences(text))
+        return self.find(tokens, text, casual=is_casual(tokens))
 
     def find(self, tokens: Sequence[Token], text: str, *, casual: bool = False) -> list[RosterHit]:
         """Roster pupils named in tokenised `text`, with the guide's exclusions applied.
@@ -88,17 +92,15 @@ class Roster:
         is still a name unless the context says it is the word.
         """
         hits: list[RosterHit] = []
-        i = 0
-        while i < len(tokens):
-            tok = tokens[i]
-            cands = self._by_first.get(tok.norm)
-            hit = self._match_at(tokens, text, i, cands, casual) if cands else None
+        by_first = self._by_first
+        covered = -1
+        for i in [i for i, t in enumerate(tokens) if t.norm in by_first]:  # one dict probe per word, in C
+            if tokens[i].start < covered:
+                continue  # inside the full name just matched
+            hit = self._match_at(tokens, text, i, by_first[tokens[i].norm], casual)
             if hit is not None:
                 hits.append(hit)
-                while i < len(tokens) and tokens[i].start < hit.end:
-                    i += 1
-                continue
-            i += 1
+                covered = hit.end
         return hits
 
     def _match_at(self, tokens: Sequence[Token], text: str, i: int, cands: tuple[int, ...],
@@ -213,7 +215,7 @@ def build_roster(names: Sequence[str] | Roster | None, recipient: str | None = N
     return Roster.cached(listed)
 
 
-def is_casual(text: str) -> bool:
+def is_casual(tokens: Sequence[Token]) -> bool:
     """A texting-style message: most sentences start in lower case ("hi pls can ruby bring ...")."""
-    starts = re.findall(r"(?:^|[.!?]\s+|\n)\s*([A-Za-z])", text)
-    return bool(starts) and sum(c.islower() for c in starts) * 2 >= len(starts)
+    firsts = [t for i, t in enumerate(tokens) if i == 0 or tokens[i - 1].sent != t.sent]
+    return bool(firsts) and sum(not t.cap for t in firsts) * 2 >= len(firsts)

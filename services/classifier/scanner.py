@@ -1,25 +1,22 @@
 """Fast multi-pattern cue scanning.
 
-Python's `re` tries every branch of a large alternation at every word start, which made
-a few hundred cue patterns cost milliseconds per message. Here each pattern is filed under
+Python's `re` tries every branch of a large alternation at every position, which made a
+few hundred cue patterns cost milliseconds per message. Here each pattern is filed under
 the prefixes (up to four characters) it can start with, worked out from the parsed
-pattern, so at each word start only the small regexes for that word's prefixes are tried;
-each holds an optional look-ahead group per category. One `match` call then reports every category whose cue
-starts there. Patterns whose first character cannot be determined (or is not a letter)
-are scanned the ordinary way.
+pattern; at each word start one dict lookup finds the few small regexes that can match
+there (each holds an optional look-ahead group per category), and one `match` call
+reports every category whose cue starts at that word. The few patterns whose start
+cannot be worked out, or is not a letter ("-£3.20"), are scanned the ordinary way.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from re import _constants as C  # noqa: N812  (the parser's opcode names)
-from re import _parser as P  # noqa: N812
+from collections.abc import Mapping, Sequence
+from re import _constants as C
+from re import _parser as P
 
-_WORD_START = re.compile(r"(?<![\w])[^\W\d_]")
-_NUM_START = re.compile(r"[0-9]+|£")
 _END = r"(?![\w])"
-
-
+_WORD_START = re.compile(r"(?<![\w])[^\W\d_]")
 _STOP = "\0"      # marks a prefix whose continuation is unknown
 _MAX_PREFIXES = 256
 
@@ -37,7 +34,7 @@ def _done(p: str, k: int) -> bool:
     return len(p) >= k or p.endswith(_STOP)
 
 
-def _walk(items, current: set[str] | None, k: int) -> set[str] | None:  # noqa: C901 - parse-tree interpreter
+def _walk(items, current: set[str] | None, k: int) -> set[str] | None:
     for op, av in items:
         if current is None or all(_done(p, k) for p in current):
             return current
@@ -87,33 +84,40 @@ class CueScanner:
         for category, patterns in table.items():
             for p in patterns:
                 keys = next((k for k in (prefixes(p, n) for n in (4, 3, 2, 1)) if k), None)
-                if keys is None or not all(k[:1].isalnum() or k[:1] in "£-" for k in keys):
+                if keys is None or not all(k[:1].isalpha() for k in keys):
                     misc.setdefault(category, []).append(p)
                     continue
                 for key in keys:
                     by_key.setdefault(key, {}).setdefault(category, []).append(p)
         self._buckets = {key: _bucket(cats) for key, cats in by_key.items()}
-        # Cheap gate: the first one or two characters of some bucket key.
-        self._gate = frozenset(k[:2] for k in by_key) | frozenset(k for k in by_key if len(k) == 1)
-        # Patterns starting with a digit or symbol: no leading look-behind, so `re` can skip ahead fast.
+        # Keys shorter than three characters (few): only positions starting with one need a third lookup.
+        self._short = frozenset(k[:2] for k in self._buckets if len(k) < 3)
+        # For each key, the buckets of the key and of its shorter prefixes (one lookup per candidate).
+        self._chains = {key: [self._buckets[key[:n]] for n in range(len(key), 0, -1) if key[:n] in self._buckets]
+                        for key in self._buckets}
+        # The few patterns starting with a digit or symbol ("-£3.20"): plain scans, run only when "£"/"%" occur.
         self._misc = [(cat, re.compile("(?:" + "|".join(ps) + ")" + _END, re.IGNORECASE))
                       for cat, ps in misc.items()]
 
-    def scan(self, text: str, starts: list[int] | None = None) -> list[tuple[str, int, int]]:
-        """All cues in `text`; `starts` are precomputed word-start offsets (see `word_starts`)."""
+    def scan(self, text: str, starts: Sequence[int] | None = None) -> list[tuple[str, int, int]]:
+        """All cues in `text`, as (category, start, end); `starts` are word starts if already known."""
         out: list[tuple[str, int, int]] = []
-        buckets, gate = self._buckets, self._gate
+        chains = self._chains
         low = text.lower()
-        if len(low) != len(text):
-            low = text
-        for p in word_starts(text) if starts is None else starts:
-            if low[p:p + 2] not in gate and low[p] not in gate:
-                continue
-            for entry in (buckets.get(low[p:p + 4]), buckets.get(low[p:p + 3]), buckets.get(low[p:p + 2]),
-                          buckets.get(low[p])):
-                if entry is None:
+        if len(low) != len(text):  # a few characters change length when lower-cased; keep offsets exact
+            low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        if starts is None:
+            starts = [m.start() for m in _WORD_START.finditer(text)]
+        short = self._short
+        for p in starts:
+            chain = chains.get(low[p:p + 4]) or chains.get(low[p:p + 3])
+            if chain is None:
+                if low[p:p + 2] not in short and low[p] not in short:
                     continue
-                rx, groups = entry
+                chain = chains.get(low[p:p + 2]) or chains.get(low[p])
+                if chain is None:
+                    continue
+            for rx, groups in chain:
                 m = rx.match(text, p)
                 if m.lastindex is None:
                     continue
@@ -121,24 +125,10 @@ class CueScanner:
                     s = m.start(name)
                     if s >= 0:
                         out.append((cat, s, m.end(name)))
-        for cat, rx in self._misc:
-            out.extend((cat, m.start(), m.end()) for m in rx.finditer(text))
+        if "£" in text or "%" in text:
+            for cat, rx in self._misc:
+                out.extend((cat, m.start(), m.end()) for m in rx.finditer(text))
         return out
-
-
-def word_starts(text: str, letter_starts: list[int] | None = None) -> list[int]:
-    """Offsets where a cue may begin: word starts (or the given ones), number starts, "£" and "-£"."""
-    out = [m.start() for m in _WORD_START.finditer(text)] if letter_starts is None else list(letter_starts)
-    for m in _NUM_START.finditer(text):
-        p = m.start()
-        if p and (text[p - 1].isalnum() or text[p - 1] == "_"):
-            continue
-        out.append(p)
-        if text[p] == "£":
-            dash = p - 1 if text[p - 1:p] == "-" else p - 2 if text[p - 2:p] == "- " else -1
-            if dash >= 0:
-                out.append(dash)
-    return out
 
 
 def _bucket(cats: Mapping[str, list[str]]) -> tuple[re.Pattern[str], list[tuple[str, str]]]:

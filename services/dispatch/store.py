@@ -1,12 +1,110 @@
 """Every SQL statement the dispatch service runs."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from pupilpost.db import Conn
+
+TABLES = {"pupil": ("dispatch.pupil", "pupil_id"), "contact": ("dispatch.contact", "contact_id"),
+          "staff": ("dispatch.staff", "staff_id")}
 
 
 async def save_school(conn: Conn, school_id: UUID, name: str) -> None:
     """Create dispatch's projection of a school (idempotent)."""
     await conn.execute(
         "INSERT INTO dispatch.school (school_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", school_id, name)
+
+
+async def school_name(conn: Conn, school_id: UUID) -> str | None:
+    """The school's name, for neutral notices."""
+    return await conn.fetchval("SELECT name FROM dispatch.school WHERE school_id = $1", school_id)
+
+
+async def upsert_pupils(conn: Conn, rows: Sequence[tuple]) -> None:
+    """(pupil_id, school_id, year_group, reg_group, body)."""
+    await conn.executemany(
+        "INSERT INTO dispatch.pupil (pupil_id, school_id, year_group, reg_group, body) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (pupil_id) DO UPDATE SET year_group = $3, reg_group = $4, body = $5, updated_at = now()",
+        rows)
+
+
+async def upsert_contacts(conn: Conn, rows: Sequence[tuple]) -> None:
+    """(contact_id, school_id, pupil_id, priority, parental_responsibility, person_key, has_email,
+    has_mobile, body)."""
+    await conn.executemany(
+        "INSERT INTO dispatch.contact (contact_id, school_id, pupil_id, priority, parental_responsibility,"
+        " person_key, has_email, has_mobile, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " ON CONFLICT (contact_id) DO UPDATE SET pupil_id = $3, priority = $4, parental_responsibility = $5,"
+        " person_key = $6, has_email = $7, has_mobile = $8, body = $9, updated_at = now()", rows)
+
+
+async def upsert_staff(conn: Conn, rows: Sequence[tuple]) -> None:
+    """(staff_id, school_id, body)."""
+    await conn.executemany(
+        "INSERT INTO dispatch.staff (staff_id, school_id, body) VALUES ($1, $2, $3)"
+        " ON CONFLICT (staff_id) DO UPDATE SET body = $3, updated_at = now()", rows)
+
+
+async def remove(conn: Conn, kind: str, ids: list[UUID]) -> None:
+    """Drop records from the projection (a pupil's contacts go with it)."""
+    table, key = TABLES[kind]
+    if kind == "pupil":
+        await conn.execute("DELETE FROM dispatch.contact WHERE pupil_id = ANY($1::uuid[])", ids)
+    await conn.execute(f"DELETE FROM {table} WHERE {key} = ANY($1::uuid[])", ids)
+
+
+async def merge_message(conn: Conn, message_id: UUID, school_id: UUID, **fields: Any) -> dict[str, Any]:
+    """Create or complete a message row with whichever event arrived; returns the row."""
+    cols = list(fields)
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols) or "updated_at = now()"
+    names = ", ".join(["message_id", "school_id", *cols])
+    params = ", ".join(f"${i}" for i in range(1, len(cols) + 3))
+    row = await conn.fetchrow(
+        f"INSERT INTO dispatch.message ({names}) VALUES ({params}) ON CONFLICT (message_id) DO UPDATE SET {sets},"
+        " updated_at = now() RETURNING *", message_id, school_id, *fields.values())
+    return dict(row)
+
+
+async def set_message_state(conn: Conn, message_id: UUID, state: str) -> None:
+    """Move a message on."""
+    await conn.execute("UPDATE dispatch.message SET state = $2, updated_at = now(),"
+                       " planned_at = CASE WHEN $2 = 'planned' THEN now() ELSE planned_at END"
+                       " WHERE message_id = $1", message_id, state)
+
+
+async def audience_contacts(conn: Conn, audience: dict[str, Any]) -> list[dict[str, Any]]:
+    """Contacts who receive messages (parental responsibility, or priority 1) of the audience's pupils."""
+    rows = await conn.fetch(
+        "SELECT c.contact_id, c.pupil_id, c.priority, c.person_key, c.has_email, c.has_mobile,"
+        " coalesce(p.channels, '{}') AS channels, coalesce(p.marketing_consent, false) AS consent,"
+        " coalesce(p.has_app, false) AS has_app"
+        " FROM dispatch.pupil u JOIN dispatch.contact c ON c.pupil_id = u.pupil_id"
+        " LEFT JOIN dispatch.preference p ON p.contact_id = c.contact_id"
+        " WHERE (c.parental_responsibility OR c.priority = 1) AND ($1 OR u.year_group = ANY($2::text[])"
+        "   OR u.reg_group = ANY($3::text[]) OR u.pupil_id = ANY($4::uuid[]))"
+        " ORDER BY c.priority, c.contact_id",
+        bool(audience.get("whole_school")), list(audience.get("year_groups", [])),
+        list(audience.get("reg_groups", [])), [UUID(str(x)) for x in audience.get("pupil_ids", [])])
+    return [dict(r) for r in rows]
+
+
+async def insert_deliveries(conn: Conn, rows: Sequence[tuple]) -> list[tuple]:
+    """(delivery_id, school_id, message_id, contact_id, channel, content, urgent) as queued;
+    returns the rows actually inserted (a replayed plan inserts nothing)."""
+    inserted = await conn.fetch(
+        "INSERT INTO dispatch.delivery (delivery_id, school_id, message_id, contact_id, channel, content, state,"
+        " urgent) SELECT d, s, m, c, ch, co, 'queued', u FROM unnest($1::uuid[], $2::uuid[], $3::uuid[],"
+        " $4::uuid[], $5::text[], $6::text[], $7::bool[]) AS t(d, s, m, c, ch, co, u)"
+        " ON CONFLICT (message_id, contact_id, channel) DO NOTHING RETURNING delivery_id, channel",
+        *[list(col) for col in zip(*rows, strict=True)]) if rows else []
+    return [(r["delivery_id"], r["channel"]) for r in inserted]
+
+
+async def cancel_queued(conn: Conn, message_id: UUID) -> list[tuple[UUID, str]]:
+    """Cancel a message's deliveries not yet handed off."""
+    rows = await conn.fetch(
+        "UPDATE dispatch.delivery SET state = 'cancelled', updated_at = now()"
+        " WHERE message_id = $1 AND state = 'queued' RETURNING delivery_id, channel", message_id)
+    return [(r["delivery_id"], r["channel"]) for r in rows]

@@ -97,9 +97,7 @@ async def settle(conn: db.Conn, svc: Service, upload_id: UUID, school_id: UUID, 
     school = await store.load_school(conn, school_id)
     try:
         raw = inflate(await svc.keys().decrypt(conn, school_id, "upload.payload", bytes(payload)), limit)
-        # Seconds of CPU for a large school: in a thread, so the event loop keeps serving HTTP, the
-        # outbox relay and Kafka heartbeats meanwhile (the GIL is shared, nothing runs in parallel).
-        checked = await asyncio.to_thread(validate, raw, expected_urn=school["urn"])
+        checked = validate(raw, expected_urn=school["urn"])
     except (RosterTooLarge, zlib.error) as exc:
         checked, problems = None, [{"record": "roster", "row": None, "field": None, "reason": str(exc)}]
     else:
@@ -121,7 +119,7 @@ async def apply(conn: db.Conn, svc: Service, school_id: UUID, upload_id: UUID, r
     # One key load per import, not one await per field: indexes and ciphertexts are computed in place.
     index_key = await keys.index_key(conn, school_id)
     key = await keys.family_key(conn, school_id, "personal")
-    incoming, records = await asyncio.to_thread(_incoming, index_key, roster)
+    incoming, records = _incoming(index_key, roster)
     current = await ds.load_current(conn, school_id)
     plan = plan_import(current, incoming)
     if plan.empty():

@@ -1,0 +1,95 @@
+"""Dispatch plans deliveries from its own directory projection: one per (message, recipient,
+channel), sensitive content only in the app, held for approval, cancelled on recall."""
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from tests.conftest import client, eventually
+from tests.integration.helpers import admin_token, create_school
+from tests.integration.test_messages import PUBLIC, SENSITIVE, compose, until_state
+from tests.integration.test_uploads import settled
+from tests.integration.upload_client import roster, send
+
+
+@pytest.fixture
+async def school(services, tmp_path):
+    token = await admin_token(services, tmp_path)
+    school_id, key = await create_school(services, token, "818181", "Planning Primary")
+    # Pupils 0 and 1 are siblings: their mothers share one address, so one delivery reaches her.
+    shared = lambda i, n: "shared-mum@example.org" if n == 1 and i in (0, 1) else f"p{i}-{n}@example.org"  # noqa: E731
+    async with client(services["ingest"], key) as c:
+        up = await send(c, key, school_id, roster("818181", pupils=4, email_of=shared))
+        assert (await settled(c, up.json()["upload_id"]))["status"] == "imported"
+    await eventually(lambda: _contacts(services, school_id, 8))
+    return school_id, key
+
+
+async def _contacts(services, school_id, n) -> bool:
+    async with services["dispatch"].db().acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('pupilpost.school_id', $1, true)", str(school_id))
+        return await conn.fetchval("SELECT count(*) FROM dispatch.contact") == n
+
+
+async def deliveries(env, message_id) -> list[dict]:
+    conn = await asyncpg.connect(env.admin_dsn())
+    try:
+        return [dict(r) for r in await conn.fetch(
+            "SELECT contact_id, channel, content, state FROM dispatch.delivery WHERE message_id = $1", message_id)]
+    finally:
+        await conn.close()
+
+
+async def test_a_public_message_gets_one_email_per_parent(services, school, env):
+    _, key = school
+    async with client(services["ingest"], key) as c:
+        message_id = await compose(c, PUBLIC)
+
+        async def counted():
+            body = (await c.get(f"/v1/messages/{message_id}")).json()
+            return body["deliveries"] if body["deliveries"].get("email", {}).get("queued") == 7 else None
+        counts = await eventually(counted)
+    assert counts == {"email": {"queued": 7}}  # 8 contacts, the shared mother once
+    rows = await deliveries(env, message_id)
+    assert {(r["channel"], r["content"]) for r in rows} == {("email", "full")}
+    assert len({r["contact_id"] for r in rows}) == 7
+
+
+async def test_sensitive_content_goes_to_the_app_and_email_carries_a_notice(services, school, env):
+    _, key = school
+    async with client(services["ingest"], key) as c:
+        message_id = await compose(c, SENSITIVE)
+        await until_state(c, message_id, "released")
+    rows = await eventually(lambda: _rows(env, message_id, 14))
+    assert {(r["channel"], r["content"]) for r in rows} == {("app", "full"), ("email", "notice")}
+
+
+async def _rows(env, message_id, n):
+    rows = await deliveries(env, message_id)
+    return rows if len(rows) == n else None
+
+
+async def test_held_messages_wait_for_approval_and_recall_cancels(services, school, env):
+    from uuid import uuid4
+
+    _, key = school
+    author, colleague = uuid4(), uuid4()
+    async with client(services["ingest"], key) as c:
+        await c.put("/v1/messages/settings", json={"require_approval": True})
+        held = await compose(c, SENSITIVE, staff=author)
+        await until_state(c, held, "awaiting_approval")
+        assert await deliveries(env, held) == []
+        await c.post(f"/v1/messages/{held}/approve", headers={"x-pupilpost-staff": str(colleague)})
+        await eventually(lambda: _rows(env, held, 14))
+        r = await c.post(f"/v1/messages/{held}/recall")
+        assert r.status_code == 200
+
+        async def cancelled():
+            rows = await deliveries(env, held)
+            return all(x["state"] == "cancelled" for x in rows)
+        await eventually(cancelled)
+
+        async def shown():
+            body = (await c.get(f"/v1/messages/{held}")).json()
+            return body["deliveries"].get("email", {}).get("cancelled") == 7
+        await eventually(shown)
