@@ -27,12 +27,15 @@ import httpx
 from pupilpost.crypto import CryptoError, load_master_key
 from pupilpost.db import ensure_role
 from pupilpost.embedded import (
-    EmbeddedError, EmbeddedKafka, EmbeddedPostgres, ensure_database, port_is_free, spawn_child, stop_children, tail,
+    EmbeddedError, EmbeddedKafka, EmbeddedPostgres, accepts_connections, ensure_database, port_is_free, spawn_child,
+    stop_children, tail,
 )
 from pupilpost.routes import PORT_OFFSETS
 from pupilpost.settings import SERVICES
 
 DATABASE = "pupilpost"
+# Local stand-ins for email, SMS and push (pupilpost.peers), at gateway port + offset.
+PEER_OFFSETS = {"page": 20, "smtp": 21, "smtp-view": 22, "smpp": 23, "smpp-view": 24, "push": 25, "bounces": 26}
 STEPS = 5
 READY_TIMEOUT = 60.0
 TOKEN_TIMEOUT = 10.0
@@ -79,9 +82,14 @@ class Layout:
         """Base URL of `service`."""
         return f"http://127.0.0.1:{self.service_port(service)}"
 
+    def peer_port(self, peer: str) -> int:
+        """Port of a local stand-in for the outside world (gateway port + a fixed offset)."""
+        return self.port + PEER_OFFSETS[peer]
+
     def ports(self) -> dict[str, int]:
         """Every port this run needs, by what needs it."""
         return {"gateway": self.port, **{s: self.service_port(s) for s in SERVICES},
+                **{f"{p} stand-in": self.peer_port(p) for p in PEER_OFFSETS},
                 "PostgreSQL": self.pg_port, "Kafka": self.kafka_port}
 
 
@@ -122,6 +130,15 @@ def _platform_env(layout: Layout) -> dict[str, str]:
 def service_command(service: str) -> list[str]:
     """The command line that runs one service in the foreground."""
     return [sys.executable, "-m", "pupilpost.cli", "run", service]
+
+
+def peers_command(layout: Layout) -> list[str]:
+    """The command line that runs the SMTP, SMPP and Web Push stand-ins."""
+    p = layout.peer_port
+    return [sys.executable, "-m", "pupilpost.peers", "--host", "127.0.0.1", "--page-port", str(p("page")),
+            "--smtp-port", str(p("smtp")), "--smtp-http-port", str(p("smtp-view")),
+            "--bounce-target", f"127.0.0.1:{p('bounces')}", "--smpp-port", str(p("smpp")),
+            "--smpp-http-port", str(p("smpp-view")), "--push-port", str(p("push"))]
 
 
 def gateway_command() -> list[str]:
@@ -175,18 +192,21 @@ class Platform:
         with step(4, f"services {', '.join(SERVICES)} (logs in {layout.logs})"):
             self._spawn()
             self._wait_ready({s: layout.service_url(s) for s in SERVICES}, READY_TIMEOUT)
-        with step(5, f"gateway on http://127.0.0.1:{layout.port}"):
+        with step(5, f"gateway on http://127.0.0.1:{layout.port}, local mail/SMS/push stand-ins"):
             self._wait_ready({"gateway": f"http://127.0.0.1:{layout.port}"}, 15.0)
+            self._wait_port(layout.peer_port("page"), 15.0)
 
     def _spawn(self) -> None:
         self.layout.logs.mkdir(parents=True, exist_ok=True)
-        for name in (*SERVICES, "gateway"):
+        for name in (*SERVICES, "gateway", "peers"):
             self._log(name).write_bytes(b"")  # one run per log file: a failure's tail is this run's
         for service in SERVICES:
             self.children[service] = spawn_child(service_command(service), self._log(service),
                                                  env=service_env(self.layout, service))
         self.children["gateway"] = spawn_child(gateway_command(), self._log("gateway"),
                                                env=gateway_env(self.layout))
+        self.children["peers"] = spawn_child(peers_command(self.layout), self._log("peers"),
+                                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
     def _log(self, name: str) -> Path:
         return self.layout.logs / f"{name}.log"
@@ -203,6 +223,15 @@ class Platform:
                                         f" (logs in {self.layout.logs})")
                 if pending:
                     time.sleep(0.2)
+
+    def _wait_port(self, port: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not accepts_connections(port):
+            self._fail_if_exited()
+            if time.monotonic() > deadline:
+                raise StartupFailed(f"the local stand-ins are not listening after {timeout:.0f} s"
+                                    f" (log: {self._log('peers')})")
+            time.sleep(0.1)
 
     def _fail_if_exited(self) -> None:
         for name, proc in self.children.items():
@@ -273,6 +302,8 @@ def print_summary(platform: Platform, started: float) -> None:
     lines = ["", f"Pupilpost is up in {time.monotonic() - started:.1f} s.", "",
              f"  API (gateway)      {base}",
              *(f"  {s:<18} {layout.service_url(s)}" for s in SERVICES),
+             f"  mail, SMS, pushes  http://127.0.0.1:{layout.peer_port('page')}  (local stand-ins: SMTP"
+             f" {layout.peer_port('smtp')}, SMPP {layout.peer_port('smpp')}, Web Push {layout.peer_port('push')})",
              f"  PostgreSQL admin   {platform.pg.dsn_for(DATABASE)}",
              f"  Kafka bootstrap    {platform.kafka.bootstrap}  (embedded, memory-only: a restart loses"
              " in-flight events; development only)",
