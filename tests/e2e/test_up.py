@@ -18,6 +18,7 @@ import pytest
 
 from pupilpost.embedded import accepts_connections, free_port, port_is_free
 from pupilpost.routes import PORT_OFFSETS
+from pupilpost.up import PEER_OFFSETS
 from pupilpost.settings import SERVICES
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +44,8 @@ class Up:
         return f"http://127.0.0.1:{self.port}"
 
     def ports(self) -> list[int]:
-        return [self.port, *(self.port + PORT_OFFSETS[s] for s in SERVICES), self.pg_port, self.kafka_port]
+        return [self.port, *(self.port + PORT_OFFSETS[s] for s in SERVICES),
+                *(self.port + o for o in PEER_OFFSETS.values()), self.pg_port, self.kafka_port]
 
     def said(self) -> str:
         return self.output.read_text(errors="replace")[-4000:]
@@ -53,7 +55,7 @@ def gateway_port() -> int:
     """A port p such that p and every service port p+offset are free."""
     for _ in range(50):
         port = free_port()
-        if all(port_is_free(port + offset) for offset in PORT_OFFSETS.values()):
+        if all(port_is_free(port + offset) for offset in (*PORT_OFFSETS.values(), *PEER_OFFSETS.values())):
             return port
     raise RuntimeError("no free block of ports")
 
