@@ -20,6 +20,7 @@ and are signed with an HMAC keyed by the school's API key secret.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -65,10 +66,16 @@ def _aad(school_id: UUID, field: str, key_id: UUID) -> bytes:
     return f"pupilpost:v{VERSION}:{key_id}:{school_id}:{field}".encode()
 
 
+@functools.lru_cache(maxsize=1024)
+def _aead(key: bytes) -> AESGCM:
+    # The key schedule costs more than sealing a short field; `Keyring.forget` empties this cache.
+    return AESGCM(key)
+
+
 def seal(key: bytes, key_id: UUID, school_id: UUID, field: str, plaintext: bytes) -> bytes:
     """Encrypt `plaintext` under `key`, bound to `school_id` and `field`."""
     nonce = os.urandom(12)
-    ct = AESGCM(key).encrypt(nonce, plaintext, _aad(school_id, field, key_id))
+    ct = _aead(key).encrypt(nonce, plaintext, _aad(school_id, field, key_id))
     return bytes([VERSION]) + key_id.bytes + nonce + ct
 
 
@@ -83,7 +90,7 @@ def unseal(key: bytes, school_id: UUID, field: str, blob: bytes) -> bytes:
     """Decrypt a `seal` result; raises TamperedCiphertext if anything was changed."""
     key_id = key_id_of(blob)
     try:
-        return AESGCM(key).decrypt(bytes(blob[17:29]), bytes(blob[29:]), _aad(school_id, field, key_id))
+        return _aead(key).decrypt(bytes(blob[17:29]), bytes(blob[29:]), _aad(school_id, field, key_id))
     except InvalidTag as exc:
         raise TamperedCiphertext("ciphertext failed authentication") from exc
 
@@ -293,6 +300,7 @@ class Keyring:
         for k in [k for k in self._family if school_id is None or k[0] == school_id]:
             del self._family[k]
         self._index_keys.clear()
+        _aead.cache_clear()
 
 
 # --- MIS uploads: hybrid encryption to the platform's upload key, signed by the school ---

@@ -320,16 +320,23 @@ def _pupils(rows: Rows, today: date | None) -> tuple[list[PupilRecord], list[Pro
 def _people(rows: Rows, kind: RecordKind) -> tuple[list[Any], list[Problem]]:
     """Contacts or staff with email and mobile normalised."""
     out, problems = [], []
+    seen: dict[tuple[str, str], str | FieldError] = {}  # parents shared by siblings: check each value once
     for row, person in rows:
         update = {}
         for name, normalise in (("email", normalise_email), ("mobile", normalise_mobile)):
             value = getattr(person, name)
             if value is None:
                 continue
-            try:
-                update[name] = normalise(value)
-            except FieldError as exc:
-                problems.append(Problem(kind, row, name, str(exc)))
+            if (name, value) not in seen:
+                try:
+                    seen[(name, value)] = normalise(value)
+                except FieldError as exc:
+                    seen[(name, value)] = exc
+            result = seen[(name, value)]
+            if isinstance(result, FieldError):
+                problems.append(Problem(kind, row, name, str(result)))
+            else:
+                update[name] = result
         out.append(person.model_copy(update=update))
     return out, problems
 
