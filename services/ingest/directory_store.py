@@ -68,6 +68,12 @@ async def settle_upload(conn: Conn, upload_id: UUID, status: str, counts: dict, 
         upload_id, status, counts, report, content_sha256)
 
 
+async def count_failure(conn: Conn, upload_id: UUID) -> int:
+    """One more failed attempt at importing an upload; returns the count."""
+    return await conn.fetchval("UPDATE ingest.upload SET attempts = attempts + 1 WHERE upload_id = $1"
+                               " RETURNING attempts", upload_id) or 0
+
+
 async def last_imported_hash(conn: Conn, school_id: UUID) -> bytes | None:
     """The content hash of the school's latest imported upload."""
     return await conn.fetchval(

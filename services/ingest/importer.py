@@ -19,6 +19,7 @@ from services.ingest import directory_store as ds
 from services.ingest.logic import KINDS, Incoming, Kind, Plan, plan_import
 
 log = logging.getLogger("pupilpost.ingest.importer")
+MAX_ATTEMPTS = 3
 BODY_EXCLUDE = {"pupil": {"source_row"}, "contact": {"source_row", "email", "mobile"}, "staff": {"source_row"}}
 
 
@@ -75,15 +76,28 @@ class Importer:
 
     async def run_once(self) -> bool:
         """Settle one queued upload; False if there was none."""
-        async with self.svc.db().acquire() as conn, conn.transaction():
-            await conn.execute("SELECT set_config('pupilpost.scope', 'operator', true)")
-            job = await ds.claim_upload(conn)
-            if job is None:
-                return False
-            await conn.execute("SELECT set_config('pupilpost.scope', '', true),"
-                               " set_config('pupilpost.school_id', $1, true)", str(job["school_id"]))
-            await settle(conn, self.svc, job["upload_id"], job["school_id"], job["payload"], self.limit)
+        job: dict[str, Any] | None = None
+        try:
+            async with self.svc.db().acquire() as conn, conn.transaction():
+                await conn.execute("SELECT set_config('pupilpost.scope', 'operator', true)")
+                job = await ds.claim_upload(conn)
+                if job is None:
+                    return False
+                await conn.execute("SELECT set_config('pupilpost.scope', '', true),"
+                                   " set_config('pupilpost.school_id', $1, true)", str(job["school_id"]))
+                await settle(conn, self.svc, job["upload_id"], job["school_id"], job["payload"], self.limit)
+        except Exception:
+            if job is not None:  # the import rolled back; count the failure so a poison upload ends
+                await self._failed(job["upload_id"], job["school_id"])
+            raise
         return True
+
+    async def _failed(self, upload_id: UUID, school_id: UUID) -> None:
+        async with db.tenant_tx(self.svc.db(), school_id) as conn:
+            if await ds.count_failure(conn, upload_id) >= MAX_ATTEMPTS:
+                await ds.settle_upload(conn, upload_id, "rejected", {}, [
+                    {"record": "roster", "row": None, "field": None,
+                     "reason": "the import failed repeatedly on our side; please contact support"}], None)
 
 
 def _problem(p: Any) -> dict[str, Any]:

@@ -210,3 +210,23 @@ async def test_another_school_cannot_see_an_upload(services, school):
     async with client(services["ingest"], other_key) as o:
         assert (await o.get(f"/v1/uploads/{upload_id}")).status_code == 404
         assert (await o.get("/v1/directory/pupils")).json()["items"] == []
+
+
+async def test_an_upload_the_importer_keeps_failing_on_is_given_up(services, school, env):
+    upload_id = uuid4()
+    conn = await asyncpg.connect(env.admin_dsn())
+    try:  # a payload our own code cannot open: not the school's fault, and not retried for ever
+        await conn.execute(
+            "INSERT INTO ingest.upload (upload_id, school_id, credential_id, nonce, signed_at, size_bytes, status,"
+            " payload) VALUES ($1, $2, $3, $4, now(), 4, 'queued', $5)",
+            upload_id, school["id"], uuid4(), secrets.token_hex(16), b"junk" * 20)
+    finally:
+        await conn.close()
+    async with client(services["ingest"], school["key"]) as c:
+        result = await settled(c, upload_id)
+    assert result["status"] == "rejected" and "contact support" in result["report"][0]["reason"]
+    conn = await asyncpg.connect(env.admin_dsn())
+    try:
+        assert await conn.fetchval("SELECT attempts FROM ingest.upload WHERE upload_id = $1", upload_id) == 3
+    finally:
+        await conn.close()
