@@ -111,7 +111,9 @@ async def settle(conn: db.Conn, svc: Service, upload_id: UUID, school_id: UUID, 
     school = await store.load_school(conn, school_id)
     try:
         raw = inflate(await svc.keys().decrypt(conn, school_id, "upload.payload", bytes(payload)), limit)
-        checked = validate(raw, expected_urn=school["urn"])
+        # Off the event loop: a large roster takes ~1 s to check, and Kafka heartbeats and
+        # HTTP requests must not wait for it.
+        checked = await asyncio.to_thread(validate, raw, expected_urn=school["urn"])
     except (RosterTooLarge, zlib.error) as exc:
         checked, problems = None, [{"record": "roster", "row": None, "field": None, "reason": str(exc)}]
     else:
