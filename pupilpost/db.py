@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -141,7 +140,3 @@ async def plain_tx(pool: Pool) -> AsyncIterator[Conn]:
     async with pool.acquire() as conn, conn.transaction():
         yield conn
 
-
-def row(record: asyncpg.Record | None) -> dict[str, Any] | None:
-    """A record as a dict (or None)."""
-    return dict(record) if record is not None else None

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from pupilpost import access, auth, db, tenancy
 from pupilpost.auth import Principal
 from pupilpost.runner import Service
+from pupilpost.settings import SERVICES
 from schemas.auth import CredentialRevokedV1
 from schemas.tenancy import SchoolCreatedV1
 from services.ingest import store
@@ -144,7 +145,6 @@ async def _read_school(svc: Service, who: Principal, school_id: UUID, *, purpose
             raise HTTPException(404, detail="school not found")
         await access.record(conn, svc.outbox, svc.name, who, school_id=school_id,
                             resource=f"school/{school_id}", action="read", purpose=purpose)
-    school["provisioned"] = all(s in school["services"] for s in ("ingest", "classifier", "dispatch",
-                                                                   "audit", "retention"))
+    school["provisioned"] = all(s in school["services"] for s in SERVICES)
     school["status"] = "active"
     return school

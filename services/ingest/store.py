@@ -51,8 +51,3 @@ async def credential_exists(conn: Conn, credential_id: UUID) -> dict[str, Any] |
         "SELECT kind, school_id FROM ingest.credential WHERE credential_id = $1 AND revoked_at IS NULL",
         credential_id)
     return dict(row) if row else None
-
-
-async def any_operator(conn: Conn) -> bool:
-    """Whether any operator credential was ever issued."""
-    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM ingest.credential WHERE kind = 'operator')"))

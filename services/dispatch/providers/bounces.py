@@ -130,8 +130,8 @@ class _Handler:
                 continue
             try:
                 await self.on_bounce(bounce)
-            except Exception:
-                log.exception("bounce handler failed for delivery %s", bounce.delivery_id)
+            except Exception as exc:
+                log.error("bounce handler failed for delivery %s: %s", bounce.delivery_id, type(exc).__name__)
                 return "451 4.3.0 Bounce not processed, try again later"
         return "250 2.0.0 OK"
 

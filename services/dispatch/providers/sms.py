@@ -203,5 +203,5 @@ class SmppProvider:
                 continue
             try:
                 await self.on_receipt(receipt.message_id, receipt.outcome, receipt.error_code)
-            except Exception:
-                log.exception("receipt handler failed for message %s", receipt.message_id)
+            except Exception as exc:
+                log.error("receipt handler failed for message %s: %s", receipt.message_id, type(exc).__name__)
