@@ -15,8 +15,9 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -114,6 +115,7 @@ class Env:
     infra: Infra
     database: str
     platform: PlatformSettings
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def admin_dsn(self) -> str:
         """Superuser DSN of this test's database."""
@@ -129,7 +131,7 @@ class Env:
         module = importlib.import_module(f"services.{service}.settings")
         cls = next(v for k, v in vars(module).items() if k.endswith("Settings") and k != "ServiceSettings")
         return cls(database_url=self.app_dsn(service), migrate_database_url=self.admin_dsn(),
-                   http_port=0, pool_min=1, pool_max=5)
+                   http_port=0, pool_min=1, pool_max=5, **self.overrides.get(service, {}))
 
     def create(self, service: str) -> Service:
         """Build (not start) a service for this environment."""
@@ -154,9 +156,46 @@ async def env(infra: Infra, roles: None) -> AsyncIterator[Env]:
     yield Env(infra, name, platform)
 
 
+@pytest.fixture(scope="session")
+def vapid_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The operator's VAPID key (EC P-256, PEM) for this test session."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    path = tmp_path_factory.mktemp("vapid") / "vapid.pem"
+    path.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return path
+
+
 @pytest.fixture
-async def services(env: Env) -> AsyncIterator[dict[str, Service]]:
-    """All five services running in-process against this test's database and topics."""
+async def outside(env: Env, vapid_key_file: Path) -> AsyncIterator[Any]:
+    """The outside world at its network boundary: SMTP, SMSC and Web Push stand-ins, with
+    dispatch configured to use them and to listen for their bounces."""
+    from pupilpost.embedded import free_port
+    from pupilpost.peers.run import PeersConfig, serve_peers
+
+    bounce_port = free_port()
+    config = PeersConfig().any_ports()
+    config = replace(config, smtp=replace(config.smtp, bounce_target=("127.0.0.1", bounce_port), bounce_delay=0.0),
+                     smsc=replace(config.smsc, receipt_delay=0.05, delayed_receipt_after=1.0))
+    handle = await serve_peers(config)
+    env.overrides["dispatch"] = dict(
+        smtp_host="127.0.0.1", smtp_port=handle.smtp.port, smtp_sender="messages@pupilpost.test",
+        bounce_domain="bounces.pupilpost.test", bounce_listen_port=bounce_port,
+        smpp_host="127.0.0.1", smpp_port=handle.smsc.port, smpp_system_id=config.smsc.system_id,
+        smpp_password=config.smsc.password, sms_rate_per_second=500.0, vapid_private_key_file=vapid_key_file,
+        sender_poll_seconds=0.2, maintenance_seconds=0.3, retry_base_seconds=0.2, retry_cap_seconds=1.0)
+    try:
+        yield handle
+    finally:
+        await handle.stop()
+
+
+@pytest.fixture
+async def services(env: Env, outside: Any) -> AsyncIterator[dict[str, Service]]:
+    """All five services running in-process against this test's database and topics,
+    dispatch handing off to the `outside` stand-ins."""
     started = {name: env.create(name) for name in SERVICES}
     await asyncio.gather(*(s.start() for s in started.values()))
     try:

@@ -26,6 +26,8 @@ from pupilpost.peers import smpp
 from pupilpost.peers.http import HttpServer
 from pupilpost.peers.smsc_session import Session
 
+TLV_CLIENT_REFERENCE = 0x1501  # the sender's idempotency key (vendor-specific range)
+
 
 @dataclass(frozen=True)
 class SmscConfig:
@@ -118,6 +120,9 @@ class SmscPeer:
         self.port = config.port
         self.link_checks_answered = 0
         self._ids = itertools.count(1)
+        # Client references (TLV 0x1501) seen: a re-submission gets the first message id back.
+        self.by_reference: dict[bytes, str] = {}
+        self.duplicates = 0
         self._bucket = _Bucket(config.max_submits_per_second) if config.max_submits_per_second else None
         self._held: list[tuple[SmsRecord, float]] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -181,6 +186,10 @@ class SmscPeer:
             return smpp.ESME_RINVDSTADR, ""
         if self._bucket is not None and not self._bucket.take():
             return smpp.ESME_RTHROTTLED, ""
+        reference = sm.tlvs.get(TLV_CLIENT_REFERENCE)
+        if reference and reference in self.by_reference:
+            self.duplicates += 1
+            return smpp.ESME_ROK, self.by_reference[reference]
         record = SmsRecord(
             id=f"{next(self._ids):010x}", system_id=system_id,
             source=e164(sm.source_addr, sm.source_addr_ton),
@@ -188,6 +197,8 @@ class SmscPeer:
             text=decode_text(sm.payload, sm.data_coding), data_coding=sm.data_coding,
             received_at=datetime.now(UTC).isoformat(), wants_receipt=bool(sm.registered_delivery & 0x03))
         self.messages[record.id] = record
+        if reference:
+            self.by_reference[reference] = record.id
         self._spawn(self._finish(record, time.time()))
         return smpp.ESME_ROK, record.id
 

@@ -18,6 +18,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,9 @@ class SmtpPeer:
         self.config = config
         self.port = config.port
         self.mails: dict[str, StoredMail] = {}
+        # Like a sending API with idempotency keys: a re-submitted Message-ID is accepted, not kept twice.
+        self.by_message_id: dict[str, str] = {}
+        self.duplicates = 0
         self.dsns_sent = 0
         self._ids = itertools.count(1)
         self._maildir = mailbox.Maildir(config.maildir, create=True) if config.maildir else None
@@ -143,6 +147,11 @@ class SmtpPeer:
     def keep(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> StoredMail:
         """Store one accepted message and schedule the bounces its recipients call for."""
         raw = f"Return-Path: <{mail_from}>\r\n".encode() + content
+        message_id = str(HeaderParser().parsestr(content.decode("utf-8", "replace"), headersonly=True)
+                         .get("Message-ID", "")).strip()
+        if message_id and message_id in self.by_message_id:
+            self.duplicates += 1
+            return self.mails[self.by_message_id[message_id]]
         mail = StoredMail(id=f"{next(self._ids):06d}", mail_from=mail_from, rcpt_tos=rcpt_tos,
                           received_at=datetime.now(UTC).isoformat(), raw=raw)
         for rcpt in rcpt_tos:
@@ -154,6 +163,8 @@ class SmtpPeer:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         self.mails[mail.id] = mail
+        if message_id:
+            self.by_message_id[message_id] = mail.id
         if self._maildir is not None:
             self._maildir.add(raw)
         return mail

@@ -47,10 +47,10 @@ async def _row(conn: db.Conn, svc: Service, school_id: UUID, change: DirectoryCh
     if change.kind == "staff":
         return (change.record_id, school_id, blob)
     email, mobile = state.get("email"), state.get("mobile")
-    person = (await svc.keys().index(conn, school_id, "email", email.lower()) if email
-              else await svc.keys().index(conn, school_id, "mobile", mobile) if mobile else None)
+    email_key = await svc.keys().index(conn, school_id, "email", email.lower()) if email else None
+    mobile_key = await svc.keys().index(conn, school_id, "mobile", mobile) if mobile else None
     return (change.record_id, school_id, change.pupil_id, state["priority"], state["parental_responsibility"],
-            person, bool(email), bool(mobile), blob)
+            email_key or mobile_key, bool(email), bool(mobile), blob, email_key, mobile_key)
 
 
 async def on_submitted(evt: MessageSubmittedV1, conn: db.Conn, svc: Service) -> None:
@@ -58,13 +58,15 @@ async def on_submitted(evt: MessageSubmittedV1, conn: db.Conn, svc: Service) -> 
     msg = await store.merge_message(
         conn, evt.message_id, evt.school_id, kind=evt.kind, urgent=evt.urgent,
         audience=evt.audience.model_dump(mode="json"), requires_approval=evt.requires_approval,
-        content=base64.b64decode(evt.content))
+        content=base64.b64decode(evt.content), author_id=evt.author_id, personalised=evt.personalised,
+        schedule_at=evt.schedule_at, submitted_at=evt.occurred_at)
     await _maybe_plan(conn, svc, msg)
 
 
 async def on_classified(evt: MessageClassifiedV1, conn: db.Conn, svc: Service) -> None:
     """Record the level; plan once the content is here too."""
-    await _maybe_plan(conn, svc, await store.merge_message(conn, evt.message_id, evt.school_id, level=evt.level))
+    await _maybe_plan(conn, svc, await store.merge_message(conn, evt.message_id, evt.school_id, level=evt.level,
+                                                           other_pupil_named=evt.other_pupil_named))
 
 
 async def on_approval(evt: MessageApprovalV1, conn: db.Conn, svc: Service) -> None:
@@ -74,7 +76,8 @@ async def on_approval(evt: MessageApprovalV1, conn: db.Conn, svc: Service) -> No
 
 
 async def on_recalled(evt: MessageRecalledV1, conn: db.Conn, svc: Service) -> None:
-    """Cancel every delivery not yet handed off; the key is already gone."""
+    """Cancel every delivery not yet handed off; the key is already gone (drop any cached copy)."""
+    svc.keys().forget(evt.school_id)
     await store.merge_message(conn, evt.message_id, evt.school_id, state="recalled")
     await _statuses(conn, svc, evt.school_id, evt.message_id, await store.cancel_queued(conn, evt.message_id),
                     "cancelled")
@@ -84,6 +87,9 @@ async def _maybe_plan(conn: db.Conn, svc: Service, msg: dict[str, Any]) -> None:
     if msg["state"] != "waiting" and not (msg["state"] == "held" and msg["approval"]):
         return
     if msg["content"] is None or msg["level"] is None:
+        return
+    if msg["other_pupil_named"]:
+        await store.set_message_state(conn, msg["message_id"], "blocked")  # never sent: it would leak a child
         return
     if msg["approval"] == "rejected":
         await store.set_message_state(conn, msg["message_id"], "rejected")
@@ -95,11 +101,18 @@ async def _maybe_plan(conn: db.Conn, svc: Service, msg: dict[str, Any]) -> None:
 
 
 async def plan(conn: db.Conn, svc: Service, msg: dict[str, Any]) -> None:
-    """One delivery per (message, recipient, channel), per the channel policy; one parent, one delivery."""
-    seen: set[bytes] = set()
-    rows = []
+    """One delivery per (message, recipient, channel), per the channel policy.
+
+    One parent, one delivery: a parent of two pupils in the audience gets the message
+    once, unless it is personalised (then once per pupil, each rendering its own).
+    Scheduled messages are planned now and handed off at their time.
+    """
+    seen: set[tuple[bytes, UUID | None]] = set()
+    rows: list[tuple] = []
+    due = msg["schedule_at"]
     for c in await store.audience_contacts(conn, msg["audience"]):
-        key = bytes(c["person_key"]) if c["person_key"] is not None else c["contact_id"].bytes
+        person = bytes(c["person_key"]) if c["person_key"] is not None else c["contact_id"].bytes
+        key = (person, c["pupil_id"] if msg["personalised"] else None)
         if key in seen:
             continue
         seen.add(key)
@@ -107,13 +120,32 @@ async def plan(conn: db.Conn, svc: Service, msg: dict[str, Any]) -> None:
                                     frozenset(c["channels"]), c["consent"])
         for p in logic.plan_channels(msg["level"], msg["kind"], recipient):
             rows.append((uuid4(), msg["school_id"], msg["message_id"], c["contact_id"], p.channel, p.content,
-                         msg["urgent"]))
+                         msg["urgent"], "contact", c["pupil_id"], c["person_key"], due))
+    if msg["audience"].get("staff"):
+        for staff_id, has_email, has_mobile, person_key in await _staff(conn, svc, msg["school_id"]):
+            recipient = logic.Recipient(has_email, has_mobile, False)
+            for p in logic.plan_channels(msg["level"], msg["kind"], recipient):
+                if p.channel != "app":  # staff read the full text in the school's own systems
+                    rows.append((uuid4(), msg["school_id"], msg["message_id"], staff_id, p.channel, p.content,
+                                 msg["urgent"], "staff", None, person_key, due))
     created = await store.insert_deliveries(conn, rows)
     await store.set_message_state(conn, msg["message_id"], "planned")
     await _statuses(conn, svc, msg["school_id"], msg["message_id"], created, "queued")
     await access.record(conn, svc.outbox, svc.name, None, school_id=msg["school_id"],
                         resource=f"messages/{msg['message_id']}/audience", action="read",
                         purpose=f"resolve audience: {len(seen)} recipients")
+
+
+async def _staff(conn: db.Conn, svc: Service, school_id: UUID) -> list[tuple[UUID, bool, bool, bytes | None]]:
+    """Every staff member's reachable channels (their bodies are decrypted here, in memory only)."""
+    out = []
+    for r in await store.staff(conn):
+        state = json.loads(await svc.keys().decrypt(conn, school_id, "directory.staff", bytes(r["body"])))
+        email, mobile = state.get("email"), state.get("mobile")
+        person = (await svc.keys().index(conn, school_id, "email", email.lower()) if email
+                  else await svc.keys().index(conn, school_id, "mobile", mobile) if mobile else None)
+        out.append((r["staff_id"], bool(email), bool(mobile), person))
+    return out
 
 
 async def _statuses(conn: db.Conn, svc: Service, school_id: UUID, message_id: UUID,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pupilpost.runner import Service, create_service, subscribe
 from pupilpost.settings import PlatformSettings
-from services.dispatch import handlers
+from services.dispatch import handlers, inbox, sender
 from services.dispatch.settings import DispatchSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -13,7 +13,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create(platform: PlatformSettings | None = None, settings: DispatchSettings | None = None) -> Service:
     """Build the dispatch service from settings (env if not given)."""
-    svc = create_service("dispatch", platform or PlatformSettings(), settings or DispatchSettings(), MIGRATIONS)
+    settings = settings or DispatchSettings()
+    svc = create_service("dispatch", platform or PlatformSettings(), settings, MIGRATIONS)
     handlers.register(svc)
+    engine = sender.Sender(svc, settings)
+    svc.app.include_router(inbox.router(svc, engine.channels))
+    svc.on_start.append(engine.start)
+    svc.on_stop.append(engine.stop)
+    svc.app.state.sender = engine
     subscribe(svc)
     return svc

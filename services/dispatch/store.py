@@ -32,12 +32,14 @@ async def upsert_pupils(conn: Conn, rows: Sequence[tuple]) -> None:
 
 async def upsert_contacts(conn: Conn, rows: Sequence[tuple]) -> None:
     """(contact_id, school_id, pupil_id, priority, parental_responsibility, person_key, has_email,
-    has_mobile, body)."""
+    has_mobile, body, email_key, mobile_key)."""
     await conn.executemany(
         "INSERT INTO dispatch.contact (contact_id, school_id, pupil_id, priority, parental_responsibility,"
-        " person_key, has_email, has_mobile, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " person_key, has_email, has_mobile, body, email_key, mobile_key)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT (contact_id) DO UPDATE SET pupil_id = $3, priority = $4, parental_responsibility = $5,"
-        " person_key = $6, has_email = $7, has_mobile = $8, body = $9, updated_at = now()", rows)
+        " person_key = $6, has_email = $7, has_mobile = $8, body = $9, email_key = $10, mobile_key = $11,"
+        " updated_at = now()", rows)
 
 
 async def upsert_staff(conn: Conn, rows: Sequence[tuple]) -> None:
@@ -45,6 +47,11 @@ async def upsert_staff(conn: Conn, rows: Sequence[tuple]) -> None:
     await conn.executemany(
         "INSERT INTO dispatch.staff (staff_id, school_id, body) VALUES ($1, $2, $3)"
         " ON CONFLICT (staff_id) DO UPDATE SET body = $3, updated_at = now()", rows)
+
+
+async def staff(conn: Conn) -> list[Any]:
+    """Every staff member of the school in scope (bodies are ciphertext)."""
+    return list(await conn.fetch("SELECT staff_id, body FROM dispatch.staff ORDER BY staff_id"))
 
 
 async def remove(conn: Conn, kind: str, ids: list[UUID]) -> None:
@@ -91,14 +98,20 @@ async def audience_contacts(conn: Conn, audience: dict[str, Any]) -> list[dict[s
 
 
 async def insert_deliveries(conn: Conn, rows: Sequence[tuple]) -> list[tuple]:
-    """(delivery_id, school_id, message_id, contact_id, channel, content, urgent) as queued;
-    returns the rows actually inserted (a replayed plan inserts nothing)."""
+    """(delivery_id, school_id, message_id, contact_id, channel, content, urgent, recipient_kind, pupil_id,
+    person_key, due_at) as queued; returns the rows actually inserted (a replayed plan inserts nothing) and
+    wakes the senders when the transaction commits."""
+    if not rows:
+        return []
     inserted = await conn.fetch(
         "INSERT INTO dispatch.delivery (delivery_id, school_id, message_id, contact_id, channel, content, state,"
-        " urgent) SELECT d, s, m, c, ch, co, 'queued', u FROM unnest($1::uuid[], $2::uuid[], $3::uuid[],"
-        " $4::uuid[], $5::text[], $6::text[], $7::bool[]) AS t(d, s, m, c, ch, co, u)"
+        " urgent, recipient_kind, pupil_id, person_key, next_attempt_at)"
+        " SELECT d, s, m, c, ch, co, 'queued', u, k, p, pk, coalesce(due, now())"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::bool[],"
+        " $8::text[], $9::uuid[], $10::bytea[], $11::timestamptz[]) AS t(d, s, m, c, ch, co, u, k, p, pk, due)"
         " ON CONFLICT (message_id, contact_id, channel) DO NOTHING RETURNING delivery_id, channel",
-        *[list(col) for col in zip(*rows, strict=True)]) if rows else []
+        *[list(col) for col in zip(*rows, strict=True)])
+    await conn.execute("SELECT pg_notify('dispatch_due', '')")
     return [(r["delivery_id"], r["channel"]) for r in inserted]
 
 

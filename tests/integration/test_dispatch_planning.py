@@ -1,5 +1,6 @@
 """Dispatch plans deliveries from its own directory projection: one per (message, recipient,
-channel), sensitive content only in the app, held for approval, cancelled on recall."""
+channel), sensitive content only in the app, held for approval, cancelled on recall; and hands
+them off to the SMTP stand-in."""
 from __future__ import annotations
 
 import asyncpg
@@ -40,19 +41,31 @@ async def deliveries(env, message_id) -> list[dict]:
         await conn.close()
 
 
-async def test_a_public_message_gets_one_email_per_parent(services, school, env):
+async def test_a_public_message_gets_one_email_per_parent(services, school, env, outside):
     _, key = school
     async with client(services["ingest"], key) as c:
         message_id = await compose(c, PUBLIC)
 
         async def counted():
             body = (await c.get(f"/v1/messages/{message_id}")).json()
-            return body["deliveries"] if body["deliveries"].get("email", {}).get("queued") == 7 else None
+            return body["deliveries"] if body["deliveries"].get("email", {}).get("sent") == 7 else None
         counts = await eventually(counted)
-    assert counts == {"email": {"queued": 7}}  # 8 contacts, the shared mother once
+    assert counts == {"email": {"sent": 7}}  # 8 contacts, the shared mother once
     rows = await deliveries(env, message_id)
     assert {(r["channel"], r["content"]) for r in rows} == {("email", "full")}
     assert len({r["contact_id"] for r in rows}) == 7
+    mails = list(outside.smtp.mails.values())
+    assert len(mails) == 7 and all(len(m.rcpt_tos) == 1 for m in mails)
+    assert sorted(m.rcpt_tos[0] for m in mails).count("shared-mum@example.org") == 1
+    text = mail_text(mails[0])
+    assert PUBLIC["body"] in text and "\n-- \n" in text and "pupil at Planning Primary" in text  # the footer
+
+
+def mail_text(mail) -> str:
+    """The decoded plain-text body of a mail the SMTP stand-in kept."""
+    from email import message_from_bytes, policy
+
+    return message_from_bytes(mail.raw, policy=policy.default).get_body(("plain",)).get_content().replace("\r\n", "\n")
 
 
 async def test_sensitive_content_goes_to_the_app_and_email_carries_a_notice(services, school, env):
@@ -69,18 +82,21 @@ async def _rows(env, message_id, n):
     return rows if len(rows) == n else None
 
 
-async def test_held_messages_wait_for_approval_and_recall_cancels(services, school, env):
+async def test_held_messages_wait_for_approval_and_recall_cancels(services, school, env, outside):
+    from datetime import UTC, datetime, timedelta
     from uuid import uuid4
 
     _, key = school
     author, colleague = uuid4(), uuid4()
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     async with client(services["ingest"], key) as c:
         await c.put("/v1/messages/settings", json={"require_approval": True})
-        held = await compose(c, SENSITIVE, staff=author)
+        held = await compose(c, SENSITIVE, staff=author, schedule_at=later)
         await until_state(c, held, "awaiting_approval")
         assert await deliveries(env, held) == []
         await c.post(f"/v1/messages/{held}/approve", headers={"x-pupilpost-staff": str(colleague)})
         await eventually(lambda: _rows(env, held, 14))
+        assert {r["state"] for r in await deliveries(env, held)} == {"queued"}  # scheduled for later
         r = await c.post(f"/v1/messages/{held}/recall")
         assert r.status_code == 200
 
@@ -93,3 +109,4 @@ async def test_held_messages_wait_for_approval_and_recall_cancels(services, scho
             body = (await c.get(f"/v1/messages/{held}")).json()
             return body["deliveries"].get("email", {}).get("cancelled") == 7
         await eventually(shown)
+    assert outside.smtp.mails == {}  # nothing of a recalled message ever left

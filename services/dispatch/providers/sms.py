@@ -32,6 +32,9 @@ ESME_RMSGQFUL = 0x14
 # RINVESMCLASS, RINVSRCTON/NPI, RINVDSTTON/NPI, RINVSCHED, RINVEXPIRY, RX_P_APPN, RINVPARLEN, RINVOPTPARAMVAL.
 PERMANENT_STATUSES = frozenset({0x01, 0x0A, 0x0B, 0x43, 0x48, 0x49, 0x50, 0x51, 0x61, 0x62, 0x65, 0xC2, 0xC4})
 TLV_MESSAGE_PAYLOAD = 0x0424
+# Vendor-specific TLV carrying our idempotency key (the delivery id) so an SMSC that supports
+# client references can drop a re-submission after a crash; others pass it through untouched.
+TLV_CLIENT_REFERENCE = 0x1501
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _STATUS_IN_ERROR = re.compile(r"\(0x([0-9A-Fa-f]{8})\)")
 
@@ -121,6 +124,7 @@ class SmppProvider:
             raise ValueError("recipient must be an E.164 number like +447700900123")
         coding, octets = encode_text(text)
         body, tlvs = (octets, []) if len(octets) <= 254 else (b"", [smpp34.Tlv(TLV_MESSAGE_PAYLOAD, octets)])
+        tlvs.append(smpp34.Tlv(TLV_CLIENT_REFERENCE, reference.encode("ascii", "replace")[:64]))
         attempt = 0
         while True:
             await self._bucket.acquire()

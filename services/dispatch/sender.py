@@ -1,0 +1,433 @@
+"""The hand-off engine: queued deliveries out to email, SMS and the app, exactly once.
+
+Exactly-once hand-off, even across kill -9:
+
+1. A worker claims a batch of due deliveries (urgent first) with SKIP LOCKED, marks
+   them `sending` with its instance id, and COMMITS, before any provider is called.
+2. It hands each one off, giving the provider the delivery id as the idempotency
+   key (SMTP Message-ID, an SMPP client-reference TLV, the Web Push Topic).
+3. It commits the outcome: sent/delivered with the provider's id, a retry time for
+   a transient failure (exponential backoff), or failed.
+
+Each instance holds a PostgreSQL session advisory lock for as long as it lives. A
+`sending` delivery whose instance's lock is free belongs to a dead instance: it is
+queued again and handed off under the same key, which the provider de-duplicates.
+No delivery is ever handed off by two live instances, and none is lost.
+
+Receipts (SMPP deliver_sm) and bounces (DSNs) may overtake the commit of step 3;
+they wait in dispatch.provider_report until the delivery they name is `sent`.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from pupilpost import access, db
+from pupilpost.runner import Service
+from schemas.messages import DeliveryStatusV1
+from services.dispatch import logic
+from services.dispatch.channels import Channels
+from services.dispatch.content import Renderer
+from services.dispatch.providers.base import PermanentFailure, SubscriptionGone, TransientFailure
+from services.dispatch.providers.bounces import Bounce
+from services.dispatch.providers.email import OutboundEmail
+from services.dispatch.settings import DispatchSettings
+
+log = logging.getLogger(__name__)
+
+LOCK_CLASS = 0x5050  # advisory lock space of sender instances: (LOCK_CLASS, instance key)
+Outcome = Literal["sent", "delivered", "retry", "failed", "cancelled"]
+
+CLAIM = """
+WITH due AS (
+  SELECT delivery_id FROM dispatch.delivery
+  WHERE state = 'queued' AND next_attempt_at <= now()
+  ORDER BY urgent DESC, next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+UPDATE dispatch.delivery d SET state = 'sending', claimed_by = $1, claimed_at = now(),
+  attempts = d.attempts + 1, updated_at = now()
+FROM due WHERE d.delivery_id = due.delivery_id
+RETURNING d.delivery_id, d.school_id, d.message_id, d.contact_id, d.channel, d.content, d.urgent,
+  d.attempts, d.recipient_kind, d.pupil_id, d.person_key
+"""
+
+RECORD = """
+UPDATE dispatch.delivery d SET state = t.state, provider_message_id = coalesce(t.pid, d.provider_message_id),
+  error_code = t.code, next_attempt_at = coalesce(t.next_at, d.next_attempt_at), claimed_by = NULL,
+  sent_at = CASE WHEN t.state IN ('sent', 'delivered') THEN now() ELSE d.sent_at END, updated_at = now()
+FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS t(id, state, pid, code, next_at)
+WHERE d.delivery_id = t.id AND d.state = 'sending' AND d.claimed_by = $1
+RETURNING d.delivery_id, d.school_id, d.message_id, d.channel, d.state, d.provider_message_id, d.error_code
+"""
+
+# Reports that can now be applied: an SMS receipt to a `sent` SMS, a bounce to a sent/delivered email.
+APPLY_REPORTS = """
+WITH m AS (
+  SELECT DISTINCT ON (d.delivery_id) r.report_id, d.delivery_id, r.outcome, r.code
+  FROM dispatch.provider_report r JOIN dispatch.delivery d ON
+    (r.channel = 'sms' AND d.channel = 'sms' AND d.provider_message_id = r.ref AND d.state = 'sent')
+  WHERE r.channel = 'sms'
+  UNION ALL
+  SELECT DISTINCT ON (d.delivery_id) r.report_id, d.delivery_id, r.outcome, r.code
+  FROM dispatch.provider_report r JOIN dispatch.delivery d ON
+    (d.delivery_id = r.ref::uuid AND d.channel = 'email' AND d.state IN ('sent', 'delivered'))
+  WHERE r.channel = 'email'),
+gone AS (DELETE FROM dispatch.provider_report WHERE report_id IN (SELECT report_id FROM m))
+UPDATE dispatch.delivery d SET state = m.outcome, error_code = m.code, updated_at = now()
+FROM m WHERE d.delivery_id = m.delivery_id
+RETURNING d.delivery_id, d.school_id, d.message_id, d.channel, d.state, d.provider_message_id, d.error_code
+"""
+
+FALLBACK = """
+INSERT INTO dispatch.delivery (delivery_id, school_id, message_id, contact_id, channel, content, state, urgent,
+  recipient_kind, pupil_id, person_key, fallback_of)
+SELECT gen_random_uuid(), d.school_id, d.message_id, d.contact_id, 'sms', 'notice', 'queued', d.urgent,
+  d.recipient_kind, d.pupil_id, d.person_key, d.delivery_id
+FROM dispatch.delivery d
+JOIN dispatch.contact c ON c.contact_id = d.contact_id
+JOIN dispatch.message m ON m.message_id = d.message_id
+WHERE d.channel = 'app' AND d.state IN ('sent', 'delivered') AND d.read_at IS NULL
+  AND d.sent_at <= now() - make_interval(secs => $1) AND c.has_mobile AND m.state = 'planned'
+  AND NOT EXISTS (SELECT 1 FROM dispatch.delivery s
+                  WHERE s.message_id = d.message_id AND s.contact_id = d.contact_id AND s.channel = 'sms')
+LIMIT 1000
+ON CONFLICT (message_id, contact_id, channel) DO NOTHING
+RETURNING delivery_id, school_id, message_id, channel, state, provider_message_id, error_code
+"""
+
+DEFAULT_FOOTER = ("You receive this because you are a contact of a pupil at {school}. "
+                  "To choose how {school} reaches you, use the Pupilpost app.")
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one hand-off attempt (codes and reasons carry no personal data)."""
+
+    delivery_id: UUID
+    outcome: Outcome
+    provider_id: str | None = None
+    code: str | None = None
+    retry_at: datetime | None = None
+
+
+def _instance_key(instance: UUID) -> int:
+    return int.from_bytes(instance.bytes[:4], "big", signed=True)
+
+
+def statuses(rows: Iterable[Any]) -> list[DeliveryStatusV1]:
+    """deliveries.status events for updated delivery rows (internal states are not reported)."""
+    return [DeliveryStatusV1(school_id=r["school_id"], delivery_id=r["delivery_id"], message_id=r["message_id"],
+                             channel=r["channel"], state=r["state"], provider_message_id=r["provider_message_id"],
+                             error_code=r["error_code"])
+            for r in rows if r["state"] not in ("sending",)]
+
+
+class Sender:
+    """Claims due deliveries and hands them to the providers; applies receipts, bounces, fallback."""
+
+    def __init__(self, svc: Service, settings: DispatchSettings) -> None:
+        self.svc, self.settings = svc, settings
+        self.instance = uuid4()
+        self.channels = Channels.from_settings(settings, self.on_receipt, self.on_bounce)
+        self.handed_off = 0
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock_conn: asyncpg.Connection | None = None
+        self._stopping = False
+
+    # --- life -------------------------------------------------------------------------------
+    async def start(self, svc: Service) -> None:
+        """Take this instance's liveness lock, recover dead instances' hand-offs, start the workers."""
+        self._stopping = False
+        await self.channels.start()
+        self._lock_conn = await asyncpg.connect(self.settings.database_url)
+        await self._lock_conn.execute("SELECT pg_advisory_lock($1, $2)", LOCK_CLASS, _instance_key(self.instance))
+        await self._lock_conn.add_listener("dispatch_due", lambda *_: self._wake.set())
+        await self.recover()
+        self._tasks = [asyncio.create_task(self._work(), name=f"dispatch-sender-{i}")
+                       for i in range(self.settings.sender_workers)]
+        self._tasks.append(asyncio.create_task(self._maintain(), name="dispatch-maintenance"))
+
+    async def stop(self) -> None:
+        """Let in-flight batches finish (briefly), then disconnect."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=10)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            self._tasks = []
+        await self.channels.stop()
+        if self._lock_conn is not None:
+            with contextlib.suppress(Exception):
+                await self._lock_conn.close()
+            self._lock_conn = None
+
+    async def _work(self) -> None:
+        while not self._stopping:
+            try:
+                handled = await self.run_once()
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.error("dispatch sender batch failed: %s", type(exc).__name__)
+                handled = 0
+                await asyncio.sleep(1.0)
+            if handled == 0 and not self._stopping:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.sender_poll_seconds)
+
+    async def _maintain(self) -> None:
+        while not self._stopping:
+            try:
+                await self.recover()
+                await self.fallback()
+                await self.apply_reports()
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.error("dispatch maintenance failed: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped(), self.settings.maintenance_seconds)
+
+    async def _stopped(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(0.2)
+
+    # --- one batch --------------------------------------------------------------------------
+    async def run_once(self) -> int:
+        """Claim, hand off and record one batch; returns how many deliveries it handled."""
+        async with db.operator_tx(self.svc.db()) as conn:
+            claimed = await conn.fetch(CLAIM, self.instance, self.settings.sender_batch)
+            if not claimed:
+                return 0
+            jobs = await self._prepare(conn, claimed)
+        results = await asyncio.gather(*(job() for job in jobs))
+        await self._record(results, claimed)
+        return len(claimed)
+
+    async def _prepare(self, conn: db.Conn, claimed: list[Any]) -> list[Callable[[], Awaitable[Result]]]:
+        """Decrypt what each hand-off needs (committed with the claim, so nothing is sent unclaimed)."""
+        ids = lambda col: list({r[col] for r in claimed})  # noqa: E731
+        messages = {r["message_id"]: r for r in await conn.fetch(
+            "SELECT message_id, state, kind, personalised, content FROM dispatch.message"
+            " WHERE message_id = ANY($1::uuid[])", ids("message_id"))}
+        schools = {r["school_id"]: r for r in await conn.fetch(
+            "SELECT school_id, name, email_footer FROM dispatch.school WHERE school_id = ANY($1::uuid[])",
+            ids("school_id"))}
+        bodies = {r["id"]: r["body"] for r in await conn.fetch(
+            "SELECT contact_id AS id, body FROM dispatch.contact WHERE contact_id = ANY($1::uuid[])"
+            " UNION ALL SELECT staff_id, body FROM dispatch.staff WHERE staff_id = ANY($1::uuid[])",
+            ids("contact_id"))}
+        subs = await self._subscriptions(conn, [r for r in claimed if r["channel"] == "app"])
+        renderer = Renderer(conn, self.svc.keys())
+        jobs, reads = [], {}
+        for d in claimed:
+            msg, school = messages.get(d["message_id"]), schools.get(d["school_id"])
+            name = school["name"] if school else "your school"
+            try:
+                content = None if msg is None or msg["state"] == "recalled" else await renderer.content(
+                    d["school_id"], d["message_id"], msg["content"], personalised=msg["personalised"],
+                    pupil_id=d["pupil_id"])
+            except Exception as exc:  # a template or directory record that cannot be rendered
+                jobs.append(_done(Result(d["delivery_id"], "failed", code=f"render {type(exc).__name__}"[:50])))
+                continue
+            if content is None:
+                jobs.append(_done(Result(d["delivery_id"], "cancelled", code="recalled")))
+                continue
+            if d["channel"] == "app":
+                jobs.append(self._app_job(d, name, subs.get((d["school_id"], bytes(d["person_key"] or b"")), [])))
+                continue
+            body = bodies.get(d["contact_id"])
+            if body is None:
+                jobs.append(_done(Result(d["delivery_id"], "failed", code="recipient removed")))
+                continue
+            field = "directory.staff" if d["recipient_kind"] == "staff" else "directory.contact"
+            person = json.loads(await self.svc.keys().decrypt(conn, d["school_id"], field, bytes(body)))
+            reads[d["school_id"]] = reads.get(d["school_id"], 0) + 1
+            footer = (school["email_footer"] if school and school["email_footer"] else DEFAULT_FOOTER).format(
+                school=name)
+            if d["content"] == "notice":
+                subject, text = f"New message from {name}", logic.notice(name)
+            else:
+                subject, text = content.subject, content.body
+            if d["channel"] == "email":
+                jobs.append(self._email_job(d, person.get("email"), subject, text, footer, name))
+            else:
+                sms = text if d["content"] == "notice" else f"{name}: {subject}\n{text}" if subject else text
+                jobs.append(self._sms_job(d, person.get("mobile"), sms))
+        for school_id, n in reads.items():
+            await access.record(conn, self.svc.outbox, self.svc.name, None, school_id=school_id,
+                                resource="directory/contacts", action="read",
+                                purpose=f"hand off {n} deliveries")
+        return jobs
+
+    async def _subscriptions(self, conn: db.Conn, app: list[Any]) -> dict[tuple[UUID, bytes], list[tuple]]:
+        if not app or self.channels.push is None:
+            return {}
+        out: dict[tuple[UUID, bytes], list[tuple]] = {}
+        rows = await conn.fetch(
+            "SELECT s.subscription_id, s.school_id, s.person_key, s.body FROM dispatch.push_subscription s"
+            " JOIN unnest($1::uuid[], $2::bytea[]) AS t(school_id, person_key)"
+            " ON s.school_id = t.school_id AND s.person_key = t.person_key",
+            [r["school_id"] for r in app], [r["person_key"] or b"" for r in app])
+        for r in rows:
+            sub = json.loads(await self.svc.keys().decrypt(conn, r["school_id"], "push.subscription",
+                                                           bytes(r["body"])))
+            out.setdefault((r["school_id"], bytes(r["person_key"])), []).append((r["subscription_id"], sub))
+        return out
+
+    # --- hand-off per channel ---------------------------------------------------------------
+    def _email_job(self, d: Any, to: str | None, subject: str, text: str, footer: str,
+                   school: str) -> Callable[[], Awaitable[Result]]:
+        async def job() -> Result:
+            if not to:
+                return Result(d["delivery_id"], "failed", code="no confirmed email")
+            if self.channels.email is None:
+                return self._failure(d, TransientFailure("email channel not configured"))
+            try:
+                pid = await self.channels.email.send(OutboundEmail(
+                    delivery_id=str(d["delivery_id"]), to=to, subject=subject, text=text, footer=footer,
+                    from_name=school))
+            except (TransientFailure, PermanentFailure) as exc:
+                return self._failure(d, exc)
+            except ValueError:
+                return Result(d["delivery_id"], "failed", code="invalid address")
+            return Result(d["delivery_id"], "sent", provider_id=pid)
+        return job
+
+    def _sms_job(self, d: Any, to: str | None, text: str) -> Callable[[], Awaitable[Result]]:
+        async def job() -> Result:
+            if not to:
+                return Result(d["delivery_id"], "failed", code="no confirmed mobile")
+            if self.channels.sms is None:
+                return self._failure(d, TransientFailure("sms channel not configured"))
+            try:
+                pid = await self.channels.sms.submit(to, text, reference=str(d["delivery_id"]))
+            except (TransientFailure, PermanentFailure) as exc:
+                return self._failure(d, exc)
+            except ValueError:
+                return Result(d["delivery_id"], "failed", code="invalid number")
+            return Result(d["delivery_id"], "sent", provider_id=pid)
+        return job
+
+    def _app_job(self, d: Any, school: str, subs: list[tuple]) -> Callable[[], Awaitable[Result]]:
+        async def job() -> Result:
+            # The inbox item is the delivery itself: committing `delivered` makes it visible. The push
+            # is a nudge whose visible text carries no personal data (lock screens).
+            payload = {"title": logic.push_preview(school), "body": "Open Pupilpost to read it.",
+                       "delivery_id": str(d["delivery_id"])}
+            for subscription_id, sub in subs:
+                try:
+                    assert self.channels.push is not None
+                    await self.channels.push.send(sub, payload, ttl=24 * 3600,
+                                                  urgency="high" if d["urgent"] else "normal",
+                                                  topic=d["delivery_id"].hex)
+                except SubscriptionGone:
+                    await self._forget_subscription(d["school_id"], subscription_id)
+                except (TransientFailure, PermanentFailure) as exc:
+                    log.info("push nudge for delivery %s failed: %s", d["delivery_id"], exc.reason)
+            return Result(d["delivery_id"], "delivered", provider_id="inbox")
+        return job
+
+    async def _forget_subscription(self, school_id: UUID, subscription_id: UUID) -> None:
+        async with db.tenant_tx(self.svc.db(), school_id) as conn:
+            await conn.execute("DELETE FROM dispatch.push_subscription WHERE subscription_id = $1", subscription_id)
+
+    def _failure(self, d: Any, exc: TransientFailure | PermanentFailure) -> Result:
+        code = (exc.code or exc.reason)[:50]
+        if isinstance(exc, PermanentFailure) or d["attempts"] >= self.settings.max_attempts:
+            return Result(d["delivery_id"], "failed", code=code)
+        now = datetime.now(UTC)
+        at = logic.next_attempt(d["attempts"], now, base=timedelta(seconds=self.settings.retry_base_seconds),
+                                cap=timedelta(seconds=self.settings.retry_cap_seconds))
+        if exc.retry_after:
+            at = max(at, now + timedelta(seconds=exc.retry_after))
+        return Result(d["delivery_id"], "retry", code=code, retry_at=at)
+
+    async def _record(self, results: list[Result], claimed: list[Any]) -> None:
+        state = {"retry": "queued"}
+        async with db.operator_tx(self.svc.db()) as conn:
+            rows = await conn.fetch(
+                RECORD, self.instance, [r.delivery_id for r in results],
+                [state.get(r.outcome, r.outcome) for r in results], [r.provider_id for r in results],
+                [r.code for r in results], [r.retry_at for r in results])
+            reported = [r for r in rows if r["state"] != "queued"]
+            reported += await conn.fetch(APPLY_REPORTS)
+            await self.svc.outbox.add(conn, *statuses(reported))
+        self.handed_off += sum(1 for r in results if r.outcome in ("sent", "delivered"))
+
+    # --- reports, recovery, fallback --------------------------------------------------------
+    async def on_receipt(self, provider_id: str, outcome: Literal["delivered", "failed"], code: str | None) -> None:
+        """An SMPP delivery receipt: delivered or failed."""
+        await self._report("sms", provider_id, outcome, code)
+
+    async def on_bounce(self, bounce: Bounce) -> None:
+        """A DSN: a permanent failure bounces the delivery; a delay is only logged."""
+        if not bounce.permanent:
+            log.info("email delivery %s delayed (%s)", bounce.delivery_id, bounce.status)
+            return
+        try:
+            delivery_id = UUID(bounce.delivery_id or "")
+        except ValueError:
+            log.info("bounce for an unknown delivery ignored")
+            return
+        await self._report("email", str(delivery_id), "bounced", bounce.status)
+
+    async def _report(self, channel: str, ref: str, outcome: str, code: str | None) -> None:
+        async with db.operator_tx(self.svc.db()) as conn:
+            await conn.execute("INSERT INTO dispatch.provider_report (channel, ref, outcome, code)"
+                               " VALUES ($1, $2, $3, $4)", channel, ref[:200], outcome, (code or "")[:50] or None)
+            await self.svc.outbox.add(conn, *statuses(await conn.fetch(APPLY_REPORTS)))
+
+    async def apply_reports(self) -> None:
+        """Apply receipts/bounces that arrived before their hand-off was recorded; drop week-old strays."""
+        async with db.operator_tx(self.svc.db()) as conn:
+            await self.svc.outbox.add(conn, *statuses(await conn.fetch(APPLY_REPORTS)))
+            await conn.execute("DELETE FROM dispatch.provider_report WHERE received_at < now() - interval '7 days'")
+
+    async def recover(self) -> int:
+        """Queue again the `sending` deliveries of instances that died; returns how many."""
+        assert self._lock_conn is not None
+        async with db.operator_tx(self.svc.db()) as conn:
+            owners = [r["claimed_by"] for r in await conn.fetch(
+                "SELECT DISTINCT claimed_by FROM dispatch.delivery WHERE state = 'sending'")]
+        recovered = 0
+        for owner in owners:
+            if owner == self.instance or owner is None:
+                continue
+            key = _instance_key(owner)
+            if not await self._lock_conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", LOCK_CLASS, key):
+                continue  # its instance is alive and still handing off
+            try:
+                async with db.operator_tx(self.svc.db()) as conn:
+                    recovered += len(await conn.fetch(
+                        "UPDATE dispatch.delivery SET state = 'queued', claimed_by = NULL, next_attempt_at = now(),"
+                        " updated_at = now() WHERE state = 'sending' AND claimed_by = $1 RETURNING 1", owner))
+            finally:
+                await self._lock_conn.execute("SELECT pg_advisory_unlock($1, $2)", LOCK_CLASS, key)
+        if recovered:
+            log.warning("recovered %d deliveries from a dispatch instance that stopped mid-hand-off", recovered)
+            self._wake.set()
+        return recovered
+
+    async def fallback(self) -> int:
+        """An app message unread after `fallback_after_seconds`: queue an SMS notice."""
+        async with db.operator_tx(self.svc.db()) as conn:
+            rows = await conn.fetch(FALLBACK, self.settings.fallback_after_seconds)
+            await self.svc.outbox.add(conn, *statuses(rows))
+        if rows:
+            self._wake.set()
+        return len(rows)
+
+
+def _done(result: Result) -> Callable[[], Awaitable[Result]]:
+    async def job() -> Result:
+        return result
+    return job
