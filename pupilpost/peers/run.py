@@ -1,8 +1,9 @@
 """Start every stand-in together (what `make up` runs): SMTP, SMSC, Web Push and one HTML page.
 
 Default failure behaviour, so a developer can try each path by address alone:
-mail to *@reject.test is refused (550), to *@bounce.test bounces (DSN to the
-bounce target), to *@delay.test gets a "delayed" DSN; SMS to +44770090099x
+mail to *@reject.example.org is refused (550), to *@bounce.example.org bounces (DSN to the
+bounce target), to *@delay.example.org gets a "delayed" DSN, to *@greylist.example.org is
+deferred (451) on the first attempt; SMS to +44770090099x
 fails (UNDELIV err:001) and to +44770090098x is delivered late. Those are
 Ofcom's drama numbers and reserved test domains, never real people.
 """
@@ -18,8 +19,9 @@ from pupilpost.peers.push import PushConfig, PushPeer
 from pupilpost.peers.smsc import SmscConfig, SmscPeer
 from pupilpost.peers.smtp import SmtpConfig, SmtpPeer
 
-DEFAULT_SMTP = SmtpConfig(port=2525, http_port=8026, reject_patterns=("*@reject.test",),
-                          bounce_patterns=("*@bounce.test",), delay_patterns=("*@delay.test",),
+DEFAULT_SMTP = SmtpConfig(port=2525, http_port=8026, reject_patterns=("*@reject.example.org",),
+                          bounce_patterns=("*@bounce.example.org",), delay_patterns=("*@delay.example.org",),
+                          greylist_patterns=("*@greylist.example.org",),
                           bounce_target=("127.0.0.1", 2526))
 DEFAULT_SMSC = SmscConfig(port=2775, http_port=8027, fail_patterns={"+44770090099?": "001"},
                           delay_patterns=("+44770090098?",))

@@ -45,6 +45,8 @@ class SmtpConfig:
     reject_patterns: tuple[str, ...] = ()
     bounce_patterns: tuple[str, ...] = ()
     delay_patterns: tuple[str, ...] = ()
+    greylist_patterns: tuple[str, ...] = ()  # 451 on the first attempt per address, like greylisting
+    accept_delay: float = 0.0  # seconds before answering DATA (a slow relay)
     bounce_target: tuple[str, int] | None = None
     bounce_delay: float = 0.05
     maildir: Path | None = None
@@ -85,10 +87,15 @@ class _Handler:
                           rcpt_options: list[str]) -> str:
         if _matches(address, self.peer.config.reject_patterns):
             return "550 5.1.1 Mailbox does not exist"
+        if _matches(address, self.peer.config.greylist_patterns) and address.lower() not in self.peer.greylisted:
+            self.peer.greylisted.add(address.lower())
+            return "451 4.7.1 Greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.peer.config.accept_delay:
+            await asyncio.sleep(self.peer.config.accept_delay)
         self.peer.keep(envelope.mail_from or "", list(envelope.rcpt_tos), envelope.original_content or b"")
         return "250 2.0.0 OK: queued"
 
@@ -103,6 +110,7 @@ class SmtpPeer:
         # Like a sending API with idempotency keys: a re-submitted Message-ID is accepted, not kept twice.
         self.by_message_id: dict[str, str] = {}
         self.duplicates = 0
+        self.greylisted: set[str] = set()
         self.dsns_sent = 0
         self._ids = itertools.count(1)
         self._maildir = mailbox.Maildir(config.maildir, create=True) if config.maildir else None

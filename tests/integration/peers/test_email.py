@@ -78,10 +78,10 @@ async def test_a_refused_address_is_a_permanent_failure_with_no_address_in_it(
     caplog.set_level(logging.DEBUG)
     smtp = provider(peers)
     with pytest.raises(PermanentFailure) as err:
-        await smtp.send(email("d-3", "nobody@reject.test"))
+        await smtp.send(email("d-3", "nobody@reject.example.org"))
     assert err.value.code == "550 5.1.1"
-    assert "reject.test" not in str(err.value) and err.value.__cause__ is None
-    assert "nobody@reject.test" not in caplog.text
+    assert "reject.example.org" not in str(err.value) and err.value.__cause__ is None
+    assert "nobody@reject.example.org" not in caplog.text
     # the connection survives a refusal: the next delivery goes through
     assert await smtp.send(email("d-4", "parent@example.org")) == "<d-4@mail.pupilpost.test>"
     await smtp.aclose()
@@ -89,19 +89,19 @@ async def test_a_refused_address_is_a_permanent_failure_with_no_address_in_it(
 
 async def test_an_accepted_then_bounced_address_comes_back_as_a_bounce(peers: PeersHandle, bounces: Bounces) -> None:
     smtp = provider(peers)
-    await smtp.send(email("d-5", "gone@bounce.test"))
+    await smtp.send(email("d-5", "gone@bounce.example.org"))
     await smtp.aclose()
 
     await eventually(lambda: _some(bounces.received), timeout=5)
     bounce = bounces.received[0]
     assert (bounce.delivery_id, bounce.action, bounce.status, bounce.permanent) == ("d-5", "failed", "5.1.1", True)
     assert bounce.message_id == "<d-5@mail.pupilpost.test>"
-    assert bounce.diagnostic and "bounce.test" not in bounce.diagnostic
+    assert bounce.diagnostic and "bounce.example.org" not in bounce.diagnostic
 
 
 async def test_a_delayed_dsn_is_reported_as_delayed(peers: PeersHandle, bounces: Bounces) -> None:
     smtp = provider(peers)
-    await smtp.send(email("d-6", "slow@delay.test"))
+    await smtp.send(email("d-6", "slow@delay.example.org"))
     await smtp.aclose()
     await eventually(lambda: _some(bounces.received), timeout=5)
     assert (bounces.received[0].action, bounces.received[0].status, bounces.received[0].permanent) == (

@@ -1,0 +1,124 @@
+"""From POST /v1/messages to the SMTP and SMPP stand-ins: outcomes come back into delivery state
+(sent, bounced, refused, retried after a deferral, SMS delivered or failed by receipt), sensitive
+content never leaves in an email or SMS, personalised messages are rendered per family."""
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from pupilpost.mis.roster import ContactRecord
+from tests.conftest import client, eventually
+from tests.integration.helpers import admin_token, create_school
+from tests.integration.test_dispatch_planning import mail_text
+from tests.integration.test_messages import PUBLIC, SENSITIVE, compose, until_state
+from tests.integration.test_uploads import settled
+from tests.integration.upload_client import roster, send
+
+# Mothers' addresses pick the SMTP stand-in's behaviour; fathers have no email, so they get SMS.
+EMAILS = {0: "mum0@example.org", 1: "mum1@bounce.example.org", 2: "mum2@reject.example.org", 3: "mum3@greylist.example.org"}
+FAILING_MOBILE = "+447700900991"  # the SMSC stand-in answers UNDELIV err:001 for +44770090099x
+
+
+@pytest.fixture
+async def school(services, tmp_path):
+    token = await admin_token(services, tmp_path)
+    school_id, key = await create_school(services, token, "838383", "Handoff Primary")
+    carer = ContactRecord(pupil_ref="A0000", ref="3", forename="Gran", surname="Testwell", relationship="Grandparent",
+                          parental_responsibility=True, priority=3, mobile=FAILING_MOBILE, source_row=9)
+    payload = roster("838383", pupils=4, email_of=lambda i, n: EMAILS[i] if n == 1 else None, extra_contacts=(carer,))
+    async with client(services["ingest"], key) as c:
+        up = await send(c, key, school_id, payload)
+        report = await settled(c, up.json()["upload_id"])
+        assert report["status"] == "imported", str(report)[-600:]
+    await eventually(lambda: _count(services, school_id, "SELECT count(*) FROM dispatch.contact", 9))
+    return school_id, key
+
+
+async def _count(services, school_id, sql, n) -> bool:
+    async with services["dispatch"].db().acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('pupilpost.school_id', $1, true)", str(school_id))
+        return await conn.fetchval(sql) == n
+
+
+async def _deliveries(env, message_id) -> dict[tuple[str, str], dict]:
+    """(channel, recipient address kind) -> row, read as the database owner."""
+    conn = await asyncpg.connect(env.admin_dsn())
+    try:
+        rows = await conn.fetch(
+            "SELECT delivery_id, channel, content, state, attempts, error_code, provider_message_id"
+            " FROM dispatch.delivery WHERE message_id = $1", message_id)
+    finally:
+        await conn.close()
+    return {r["delivery_id"]: dict(r) for r in rows}
+
+
+async def _settled_states(env, message_id, n):
+    rows = await _deliveries(env, message_id)
+    moving = {"queued", "sending"}
+    return rows if len(rows) == n and not any(r["state"] in moving for r in rows.values()) else None
+
+
+async def test_each_provider_outcome_becomes_delivery_state(services, school, env, outside):
+    _, key = school
+    async with client(services["ingest"], key) as c:
+        message_id = await compose(c, PUBLIC)
+
+        async def final():
+            rows = await _settled_states(env, message_id, 9)
+            if rows is None:
+                return None
+            sms = [r for r in rows.values() if r["channel"] == "sms"]
+            return rows if all(r["state"] in ("delivered", "failed") for r in sms) else None
+        rows = await eventually(final, timeout=30)
+
+        expected = {"email": {"sent": 2, "bounced": 1, "failed": 1}, "sms": {"delivered": 4, "failed": 1}}
+
+        async def projected():  # the school's view (ingest, fed by deliveries.status) catches up
+            return (await c.get(f"/v1/messages/{message_id}")).json()["deliveries"] == expected
+        await eventually(projected)
+    by_address = {m.rcpt_tos[0]: m for m in outside.smtp.mails.values()}
+    email = {r["provider_message_id"]: r for r in rows.values() if r["channel"] == "email"}
+    states = sorted((r["state"], r["error_code"] or "") for r in rows.values() if r["channel"] == "email")
+    assert states == [("bounced", "5.1.1"), ("failed", "550 5.1.1"), ("sent", ""), ("sent", "")]
+    assert set(by_address) == {"mum0@example.org", "mum1@bounce.example.org", "mum3@greylist.example.org"}
+    retried = [r for r in email.values() if r["attempts"] == 2]
+    assert len(retried) == 1 and retried[0]["state"] == "sent"  # deferred once (451), then accepted
+    sms = [r for r in rows.values() if r["channel"] == "sms"]
+    assert sorted(r["state"] for r in sms) == ["delivered"] * 4 + ["failed"]
+    assert [r["error_code"] for r in sms if r["state"] == "failed"] == ["001"]
+    texts = [r.text for r in outside.smsc.messages.values()]
+    assert len(texts) == 5 and all(PUBLIC["body"] in t and t.startswith("Handoff Primary: ") for t in texts)
+
+
+async def test_sensitive_content_never_leaves_in_email_or_sms(services, school, env, outside):
+    _, key = school
+    async with client(services["ingest"], key) as c:
+        message_id = await compose(c, SENSITIVE)
+        await until_state(c, message_id, "released")
+    rows = await eventually(lambda: _settled_states(env, message_id, 18))  # 9 app copies, 9 notices
+    assert {(r["channel"], r["content"]) for r in rows.values()} == {
+        ("app", "full"), ("email", "notice"), ("sms", "notice")}
+    assert {r["state"] for r in rows.values() if r["channel"] == "app"} == {"delivered"}
+    await eventually(lambda: _n(outside.smsc.messages, 5))
+    outgoing = [mail_text(m) + str(m.summary()["subject"]) for m in outside.smtp.mails.values()]
+    outgoing += [r.text for r in outside.smsc.messages.values()]
+    assert outgoing and all("Handoff Primary" in text for text in outgoing)
+    for word in ("Ruby", "Wright", "tonsillitis", "antibiotics", "Pupil0", "Pupil3", "Testwell", "Gran"):
+        assert not any(word in text for text in outgoing), word
+
+
+async def _n(mapping, n):
+    return len(mapping) >= n
+
+
+async def test_personalised_messages_are_rendered_per_family(services, school, env, outside):
+    _, key = school
+    async with client(services["ingest"], key) as c:
+        message_id = await compose(c, {"subject": "{{forename}}'s trip", "body": "{{forename}} goes to the zoo."},
+                                   personalised=True)
+        await until_state(c, message_id, "released")
+    await eventually(lambda: _settled_states(env, message_id, 9))
+    subjects = sorted(str(m.summary()["subject"]) for m in outside.smtp.mails.values())
+    assert subjects == ["Pupil0's trip", "Pupil1's trip", "Pupil3's trip"]  # mum2's address is refused
+    by_pupil = sorted(r.text for r in outside.smsc.messages.values() if r.destination != FAILING_MOBILE)
+    assert [t.split("\n")[1] for t in by_pupil] == [f"Pupil{i} goes to the zoo." for i in range(4)]
