@@ -13,20 +13,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, TypedDict
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from pupilpost.mis.normalise import FieldError, normalise_email, normalise_mobile
 from pupilpost.mis.roster import ContactRecord, PupilRecord, Roster, StaffRecord
+
+__all__ = ["Counts", "FieldError", "Problem", "Validated", "check_schema", "is_opt_out", "normalise_email",
+           "normalise_mobile", "normalise_year_group", "validate"]
 
 RecordKind = Literal["pupil", "contact", "staff", "roster"]
 OPT_OUT_PRIORITY = 9
 YEAR_GROUPS = frozenset({"N1", "N2", "R", "X", *(str(n) for n in range(1, 15))})
 MIN_AGE, MAX_AGE = 2, 25
-# Ofcom keeps 07700 900000-900999 for drama: no subscriber can hold one, so test and demo data may use them.
-_DRAMA_MOBILES = range(7700900000, 7700901000)
-_MOBILE_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
 _LISTS: dict[str, tuple[RecordKind, type[BaseModel]]] = {
     "pupils": ("pupil", PupilRecord), "contacts": ("contact", ContactRecord), "staff": ("staff", StaffRecord)}
 _YEAR_ALIASES = {"RECEPTION": "R", "YR": "R", "NURSERY1": "N1", "NURSERY2": "N2"}
@@ -67,10 +66,6 @@ class Validated:
     def ok(self) -> bool:
         """True when the roster may be imported."""
         return self.roster is not None
-
-
-class FieldError(ValueError):
-    """A value that cannot be used; the message is a reason that never contains the value."""
 
 
 Rows = list[tuple[int, Any]]  # (row, record): row is source_row, else the 1-based position in its list
@@ -122,34 +117,6 @@ def is_opt_out(priority: object) -> bool:
         return float(priority.strip()) == OPT_OUT_PRIORITY
     except ValueError:
         return False
-
-
-def normalise_email(value: str) -> str:
-    """The address with its domain lower-cased (local part kept); FieldError if it is not a valid address."""
-    try:
-        checked = validate_email(value, check_deliverability=False)
-    except (EmailNotValidError, ValueError, UnicodeError):
-        raise FieldError("is not a valid email address") from None
-    return f"{checked.local_part}@{checked.domain.lower()}"
-
-
-def normalise_mobile(value: str) -> str:
-    """The number in E.164 (+447...) if it is a valid mobile number (UK by default); FieldError otherwise."""
-    try:
-        number = phonenumbers.parse(value, "GB")
-    except (phonenumbers.NumberParseException, ValueError, UnicodeError):
-        raise FieldError("is not a valid phone number") from None
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if number.country_code == 44 and number.national_number in _DRAMA_MOBILES:
-        return e164
-    if not phonenumbers.is_valid_number(number):
-        raise FieldError("is not a valid phone number")
-    kind = phonenumbers.number_type(number)
-    if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
-        raise FieldError("is a landline number, not a mobile number")
-    if kind not in _MOBILE_TYPES:
-        raise FieldError("is not a mobile number")
-    return e164
 
 
 def normalise_year_group(value: str) -> str | None:
@@ -313,7 +280,7 @@ def _pupils(rows: Rows, today: date | None) -> tuple[list[PupilRecord], list[Pro
         elif today is not None and not MIN_AGE <= age_on(pupil.date_of_birth, today) <= MAX_AGE:
             problems.append(Problem("pupil", row, "date_of_birth",
                                     f"gives an age outside {MIN_AGE} to {MAX_AGE} years"))
-        out.append(pupil.model_copy(update={"year_group": year or pupil.year_group}))
+        out.append(pupil if year in (None, pupil.year_group) else pupil.model_copy(update={"year_group": year}))
     return out, problems
 
 
@@ -335,9 +302,9 @@ def _people(rows: Rows, kind: RecordKind) -> tuple[list[Any], list[Problem]]:
             result = seen[(name, value)]
             if isinstance(result, FieldError):
                 problems.append(Problem(kind, row, name, str(result)))
-            else:
+            elif result != value:
                 update[name] = result
-        out.append(person.model_copy(update=update))
+        out.append(person.model_copy(update=update) if update else person)  # a copy only where a value changed
     return out, problems
 
 
