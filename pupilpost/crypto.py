@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -79,6 +80,16 @@ def seal(key: bytes, key_id: UUID, school_id: UUID, field: str, plaintext: bytes
     return bytes([VERSION]) + key_id.bytes + nonce + ct
 
 
+def seal_many(key: bytes, key_id: UUID, school_id: UUID, field: str, plaintexts: Iterable[bytes]) -> list[bytes]:
+    """`seal` each of `plaintexts` (one field's values), building the associated data once."""
+    aead, aad, head = _aead(key), _aad(school_id, field, key_id), bytes([VERSION]) + key_id.bytes
+    out = []
+    for plaintext in plaintexts:
+        nonce = os.urandom(12)  # a fresh random nonce for every value, as `seal`
+        out.append(head + nonce + aead.encrypt(nonce, plaintext, aad))
+    return out
+
+
 def key_id_of(blob: bytes) -> UUID:
     """The key id a ciphertext was sealed with."""
     if len(blob) < _HEADER + 16 or blob[0] != VERSION:
@@ -115,7 +126,30 @@ def unwrap(kek: bytes, school_id: UUID, purpose: str, key_id: UUID, wrapped: byt
 
 def blind_index(index_key: bytes, field: str, normalised: str) -> bytes:
     """Keyed HMAC of a normalised value: equality lookups without plaintext."""
-    return hmac.new(index_key, f"{field}\x00{normalised}".encode(), hashlib.sha256).digest()
+    return hmac.digest(index_key, f"{field}\x00{normalised}".encode(), "sha256")  # = hmac.new(...).digest()
+
+
+class BlindIndexer:
+    """`blind_index` under one key, for many values: the HMAC key pads are hashed once.
+
+    HMAC-SHA256 as RFC 2104 defines it (and `hmac` computes it), with the two padded-key
+    states kept and copied per value instead of rebuilt: the same bytes, in less than half the time.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, index_key: bytes) -> None:
+        key = (hashlib.sha256(index_key).digest() if len(index_key) > 64 else index_key).ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def __call__(self, field: str, normalised: str) -> bytes:
+        """blind_index(index_key, field, normalised)."""
+        inner = self._inner.copy()
+        inner.update(f"{field}\x00{normalised}".encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 def derive_index_key(personal_key: bytes) -> bytes:
@@ -255,6 +289,11 @@ class Keyring:
         """Encrypt under an already-loaded key (e.g. a message key)."""
         data = plaintext.encode() if isinstance(plaintext, str) else plaintext
         return seal(key.material, key.key_id, key.school_id, field, data)
+
+    def encrypt_many(self, key: DataKey, field: str, plaintexts: Iterable[str | bytes]) -> list[bytes]:
+        """Encrypt many values of one field under an already-loaded key, in order."""
+        return seal_many(key.material, key.key_id, key.school_id, field,
+                         (p.encode() if isinstance(p, str) else p for p in plaintexts))
 
     async def decrypt(self, conn, school_id: UUID, field: str, blob: bytes) -> bytes:
         """Decrypt a field; KeyUnavailable if its key is gone, TamperedCiphertext if altered."""

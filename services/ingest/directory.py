@@ -59,14 +59,10 @@ async def _state(conn: db.Conn, svc: Service, school_id: UUID, kind: Kind, ids: 
     missing = [i for i in ids if i not in known]
     states = {**known, **(await _read_states(conn, svc, school_id, kind, missing) if missing else {})}
     key = await keys.family_key(conn, school_id, "personal")
-    out = []
-    for record_id in ids:
-        if record_id not in states:  # gone from the table: nothing to announce as an upsert
-            continue
-        state, pupil_id = states[record_id]
-        blob = await keys.encrypt_with(key, f"directory.{kind}", state)
-        out.append(DirectoryChange(kind=kind, op="upsert", record_id=record_id, pupil_id=pupil_id, body=b64(blob)))
-    return out
+    present = [i for i in ids if i in states]  # one gone from the table has no upsert to announce
+    blobs = keys.encrypt_many(key, f"directory.{kind}", [states[i][0] for i in present])
+    return [DirectoryChange(kind=kind, op="upsert", record_id=i, pupil_id=states[i][1], body=b64(blob))
+            for i, blob in zip(present, blobs, strict=True)]
 
 
 async def publish_state(conn: db.Conn, svc: Service, school_id: UUID, upload_id: UUID,

@@ -212,9 +212,12 @@ async def decide_change(conn: Conn, change_id: UUID, state: str) -> None:
                        change_id, state)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def as_json(value: Any) -> str:
     """Canonical JSON (sorted keys, no spaces) for fingerprints and encrypted bodies."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(value)  # json.dumps with these options, without building an encoder per call
 
 
 async def groups(conn: Conn) -> list[dict[str, Any]]:

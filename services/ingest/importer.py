@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from pupilpost import access, db
-from pupilpost.crypto import DataKey, Keyring, blind_index
+from pupilpost.crypto import BlindIndexer, DataKey, Keyring
 from pupilpost.mis.roster import Roster
 from pupilpost.mis.validate import validate
 from pupilpost.runner import Service
@@ -166,6 +166,7 @@ _DUMP_EXCLUDE = {plural: {"__all__": BODY_EXCLUDE[kind]} for kind, plural in _LI
 
 def _incoming(index_key: bytes, roster: Roster) -> tuple[dict[Kind, list[Incoming]], dict[bytes, Record]]:
     """Every record's reference index, body and fingerprint, under the school's blind-index key."""
+    index = BlindIndexer(index_key)
     dumped = roster.model_dump(mode="json", include=set(_DUMP_EXCLUDE), exclude=_DUMP_EXCLUDE)
     out: dict[Kind, list[Incoming]] = {k: [] for k in KINDS}
     records: dict[bytes, Record] = {}
@@ -173,12 +174,12 @@ def _incoming(index_key: bytes, roster: Roster) -> tuple[dict[Kind, list[Incomin
     for kind, plural in _LISTS:
         for rec, data in zip(getattr(roster, plural), dumped[plural], strict=True):
             ref = f"{rec.pupil_ref}\x00{rec.ref}" if kind == "contact" else rec.ref
-            ref_index = blind_index(index_key, f"ref.{kind}", ref)
+            ref_index = index(f"ref.{kind}", ref)
             body = ds.as_json(data)
-            fingerprint = blind_index(index_key, f"fp.{kind}", body)
+            fingerprint = index(f"fp.{kind}", body)
             values, parent = {}, None
             if kind == "contact":
-                values = {f: (blind_index(index_key, f, v.lower()) if v else None)
+                values = {f: (index(f, v.lower()) if v else None)
                           for f, v in (("email", rec.email), ("mobile", rec.mobile))}
                 parent = pupil_index[rec.pupil_ref]
             if kind == "pupil":
@@ -197,28 +198,18 @@ async def _write(conn: db.Conn, keys: Keyring, key: DataKey, school_id: UUID, pl
     (for its event, so publish_state need not read back and decrypt what was just written)."""
     pupil_ids = {ref: c.record_id for ref, c in current["pupil"].items()}
     pupil_ids.update({ref: i for i, ref in plan.added["pupil"]})
-    rows: dict[Kind, list[tuple]] = {k: [] for k in KINDS}
+    rows: dict[Kind, list[tuple]] = {}
     known: Known = {}
     for kind in KINDS:
-        added = len(plan.added[kind])
-        for n, (record_id, ref_index) in enumerate(plan.added[kind] + plan.changed[kind]):
-            r = records[kind.encode() + ref_index]
-            enc = await keys.encrypt_with(key, f"{kind}.body", r.body)
-            if kind == "pupil":
-                rows[kind].append((record_id, school_id, ref_index, enc, r.fingerprint, r.rec.year_group,
-                                   r.rec.reg_group))
+        todo = [(i, ref, records[kind.encode() + ref]) for i, ref in plan.added[kind] + plan.changed[kind]]
+        rows[kind] = _rows(keys, key, school_id, kind, todo, pupil_ids)
+        for n, (record_id, _, r) in enumerate(todo):
+            if kind != "contact":
                 known[record_id] = (r.body, None)
-            elif kind == "staff":
-                rows[kind].append((record_id, school_id, ref_index, enc, r.fingerprint))
-                known[record_id] = (r.body, None)
-            else:
-                vals = [await _enc_value(keys, key, f, getattr(r.rec, f), r.values[f]) for f in ("email", "mobile")]
-                rows[kind].append((record_id, school_id, pupil_ids[r.parent], ref_index, enc, r.fingerprint,
-                                   r.rec.priority, *vals[0], *vals[1]))
-                if n < added:  # a new contact's email/mobile are the ones just stored; a changed
-                    # contact keeps its confirmed ones, so publish_state reads those back
-                    known[record_id] = (ds.as_json({**r.data, "email": r.rec.email or None,
-                                                    "mobile": r.rec.mobile or None}), pupil_ids[r.parent])
+            elif n < len(plan.added[kind]):  # a new contact's email/mobile are the ones just stored; a
+                # changed contact keeps its confirmed ones, so publish_state reads those back
+                known[record_id] = (ds.as_json({**r.data, "email": r.rec.email or None,
+                                                "mobile": r.rec.mobile or None}), pupil_ids[r.parent])
     await ds.remove(conn, "contact", plan.removed["contact"])
     await ds.remove(conn, "pupil", plan.removed["pupil"])
     await ds.remove(conn, "staff", plan.removed["staff"])
@@ -228,11 +219,27 @@ async def _write(conn: db.Conn, keys: Keyring, key: DataKey, school_id: UUID, pl
     return {k: [i for i, _ in plan.added[k]] for k in KINDS}, known
 
 
-async def _enc_value(keys: Keyring, key: DataKey, field: str, value: str | None,
-                     index: bytes | None) -> tuple[bytes | None, bytes | None]:
-    if not value:
-        return None, None
-    return await keys.encrypt_with(key, f"contact.{field}", value), index
+def _rows(keys: Keyring, key: DataKey, school_id: UUID, kind: Kind, todo: list[tuple[UUID, bytes, Record]],
+          pupil_ids: dict[bytes, UUID]) -> list[tuple]:
+    """The rows to upsert for `todo` (id, reference index, record), each personal field sealed
+    (one batch per field)."""
+    bodies = keys.encrypt_many(key, f"{kind}.body", [r.body for _, _, r in todo])
+    if kind == "pupil":
+        return [(i, school_id, ref, enc, r.fingerprint, r.rec.year_group, r.rec.reg_group)
+                for (i, ref, r), enc in zip(todo, bodies, strict=True)]
+    if kind == "staff":
+        return [(i, school_id, ref, enc, r.fingerprint) for (i, ref, r), enc in zip(todo, bodies, strict=True)]
+    emails = _seal_values(keys, key, "email", [r.rec.email for _, _, r in todo])
+    mobiles = _seal_values(keys, key, "mobile", [r.rec.mobile for _, _, r in todo])
+    return [(i, school_id, pupil_ids[r.parent], ref, enc, r.fingerprint, r.rec.priority,
+             email, r.values["email"] if email else None, mobile, r.values["mobile"] if mobile else None)
+            for (i, ref, r), enc, email, mobile in zip(todo, bodies, emails, mobiles, strict=True)]
+
+
+def _seal_values(keys: Keyring, key: DataKey, field: str, values: list[str | None]) -> list[bytes | None]:
+    """A contact field's ciphertexts; None where the value is missing or empty."""
+    sealed = iter(keys.encrypt_many(key, f"contact.{field}", [v for v in values if v]))
+    return [next(sealed) if v else None for v in values]
 
 
 async def _values(conn, svc, school_id, upload_id, plan: Plan, records) -> None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 from uuid import UUID, uuid4
 
@@ -92,3 +94,17 @@ def test_master_key_from_value_file_or_generated_in_development_only(tmp_path):
         crypto.load_master_key(base64.b64encode(b"short").decode(), None, development=False)
     with pytest.raises(crypto.MasterKeyMissing, match="base64"):
         crypto.load_master_key("not base64!", None, development=False)
+
+
+@given(key=st.binary(min_size=0, max_size=100), field=fields, value=st.text(max_size=200))
+def test_the_blind_indexer_gives_blind_index(key, field, value):
+    assert crypto.BlindIndexer(key)(field, value) == crypto.blind_index(key, field, value)
+    assert crypto.blind_index(key, field, value) == hmac.new(key, f"{field}\x00{value}".encode(),
+                                                             hashlib.sha256).digest()
+
+
+@given(key=keys, key_id=uuids, school=uuids, field=fields, plaintexts=st.lists(st.binary(max_size=300), max_size=5))
+def test_seal_many_seals_each_value_as_seal_does(key, key_id, school, field, plaintexts):
+    blobs = crypto.seal_many(key, key_id, school, field, plaintexts)
+    assert [crypto.unseal(key, school, field, b) for b in blobs] == plaintexts
+    assert len({b[17:29] for b in blobs}) == len(blobs)  # a fresh nonce each
