@@ -30,6 +30,7 @@ from pupilpost.embedded import (
     EmbeddedError, EmbeddedKafka, EmbeddedPostgres, accepts_connections, ensure_database, port_is_free, spawn_child,
     stop_children, tail,
 )
+from pupilpost.peers.run import DEFAULT_SMSC
 from pupilpost.routes import PORT_OFFSETS
 from pupilpost.settings import SERVICES
 
@@ -113,7 +114,35 @@ def service_env(layout: Layout, service: str) -> dict[str, str]:
            f"{prefix}_HTTP_PORT": str(layout.service_port(service))}
     if service == "ingest":
         env["INGEST_BOOTSTRAP_OPERATOR_TOKEN_FILE"] = str(layout.operator_token)
+    if service == "dispatch":
+        env.update({k: v for k, v in dispatch_channels_env(layout).items() if k not in os.environ})
     return env
+
+
+def dispatch_channels_env(layout: Layout) -> dict[str, str]:
+    """Dispatch's providers in the embedded run: the local stand-ins (any DISPATCH_* variable set
+    in the environment wins, so a real relay or SMSC can be tried from `make up`)."""
+    p = layout.peer_port
+    return {"DISPATCH_SMTP_HOST": "127.0.0.1", "DISPATCH_SMTP_PORT": str(p("smtp")),
+            "DISPATCH_SMTP_SENDER": "messages@pupilpost.localhost", "DISPATCH_BOUNCE_DOMAIN": "bounces.localhost",
+            "DISPATCH_BOUNCE_LISTEN_PORT": str(p("bounces")),
+            "DISPATCH_SMPP_HOST": "127.0.0.1", "DISPATCH_SMPP_PORT": str(p("smpp")),
+            "DISPATCH_SMPP_SYSTEM_ID": DEFAULT_SMSC.system_id, "DISPATCH_SMPP_PASSWORD": DEFAULT_SMSC.password,
+            "DISPATCH_VAPID_PRIVATE_KEY_FILE": str(ensure_vapid_key(layout.data_dir / "vapid.pem"))}
+
+
+def ensure_vapid_key(path: Path) -> Path:
+    """The development VAPID key (EC P-256), created on first use and kept with the data."""
+    if not path.is_file():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        path.touch(mode=0o600)
+        path.write_bytes(pem)
+    return path
 
 
 def _platform_env(layout: Layout) -> dict[str, str]:
@@ -200,13 +229,14 @@ class Platform:
         self.layout.logs.mkdir(parents=True, exist_ok=True)
         for name in (*SERVICES, "gateway", "peers"):
             self._log(name).write_bytes(b"")  # one run per log file: a failure's tail is this run's
+        # The stand-ins first: dispatch binds to the SMSC as it starts.
+        self.children["peers"] = spawn_child(peers_command(self.layout), self._log("peers"),
+                                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         for service in SERVICES:
             self.children[service] = spawn_child(service_command(service), self._log(service),
                                                  env=service_env(self.layout, service))
         self.children["gateway"] = spawn_child(gateway_command(), self._log("gateway"),
                                                env=gateway_env(self.layout))
-        self.children["peers"] = spawn_child(peers_command(self.layout), self._log("peers"),
-                                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
     def _log(self, name: str) -> Path:
         return self.layout.logs / f"{name}.log"

@@ -143,7 +143,7 @@ def onboard_school(up: Up, token: str) -> dict:
     body = resp.json()
     UUID(body["school_id"])
     assert isinstance(body["api_key"], str) and body["api_key"]
-    return body
+    return {**body, "urn": urn}
 
 
 def wait_provisioned(up: Up, token: str, school_id: str) -> dict:
@@ -158,6 +158,38 @@ def wait_provisioned(up: Up, token: str, school_id: str) -> dict:
             return body
         time.sleep(0.3)
     raise AssertionError(f"school not provisioned by every service within {PROVISION_TIMEOUT:.0f} s: {body}")
+
+
+def message_reaches_the_mail_stand_in(up: Up, school: dict) -> None:
+    """Upload a roster and send a message through the gateway; the mail arrives at the SMTP stand-in."""
+    import asyncio
+
+    from tests.integration.upload_client import roster, send
+
+    key, school_id, urn = school["api_key"], UUID(school["school_id"]), school["urn"]
+
+    async def upload_and_send() -> str:
+        async with httpx.AsyncClient(base_url=up.base, headers={"authorization": f"Bearer {key}"},
+                                     timeout=10) as c:
+            r = await send(c, key, school_id, roster(urn, pupils=2))
+            assert r.status_code == 202, r.text
+            deadline = time.monotonic() + 60
+            while (await c.get(f"/v1/uploads/{r.json()['upload_id']}")).json()["status"] != "imported":
+                assert time.monotonic() < deadline, "upload not imported"
+                await asyncio.sleep(0.3)
+            await asyncio.sleep(2)  # dispatch's projection of the directory catches up
+            m = await c.post("/v1/messages", json={"audience": {"whole_school": True}, "subject": "Sports day",
+                                                   "body": "Sports day is on Friday."})
+            assert m.status_code == 202, m.text
+            return m.json()["message_id"]
+    asyncio.run(upload_and_send())
+    mails_url = f"http://127.0.0.1:{up.port + PEER_OFFSETS['smtp-view']}/mails"
+    deadline, mails = time.monotonic() + 60, []
+    while time.monotonic() < deadline and len(mails) < 4:
+        mails = httpx.get(mails_url, timeout=5).json()
+        mails = mails.get("mails", mails) if isinstance(mails, dict) else mails
+        time.sleep(0.3)
+    assert len(mails) == 4 and all(m["subject"] == "Sports day" for m in mails), mails
 
 
 def test_up_serves_the_proving_flow_and_stops_cleanly(tmp_path: Path, runs: list[Up]) -> None:
@@ -175,6 +207,7 @@ def test_up_serves_the_proving_flow_and_stops_cleanly(tmp_path: Path, runs: list
     wait_provisioned(first, token, school["school_id"])
     anonymous = httpx.get(f"{first.base}/v1/ops/schools/{school['school_id']}", timeout=10)
     assert anonymous.status_code == 401, anonymous.text
+    message_reaches_the_mail_stand_in(first, school)
 
     assert interrupt(first) == 0, first.said()
     assert_nothing_left(first)
