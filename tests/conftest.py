@@ -180,7 +180,7 @@ async def outside(env: Env, vapid_key_file: Path) -> AsyncIterator[Any]:
     config = replace(config, smtp=replace(config.smtp, bounce_target=("127.0.0.1", bounce_port), bounce_delay=0.0),
                      smsc=replace(config.smsc, receipt_delay=0.05, delayed_receipt_after=1.0))
     handle = await serve_peers(config)
-    env.overrides["dispatch"] = dict(
+    env.overrides.setdefault("dispatch", {}).update(
         smtp_host="127.0.0.1", smtp_port=handle.smtp.port, smtp_sender="messages@pupilpost.test",
         bounce_domain="bounces.pupilpost.test", bounce_listen_port=bounce_port,
         smpp_host="127.0.0.1", smpp_port=handle.smsc.port, smpp_system_id=config.smsc.system_id,

@@ -88,7 +88,11 @@ async def audience_contacts(conn: Conn, audience: dict[str, Any]) -> list[dict[s
         " coalesce(p.channels, '{}') AS channels, coalesce(p.marketing_consent, false) AS consent,"
         " coalesce(p.has_app, false) AS has_app"
         " FROM dispatch.pupil u JOIN dispatch.contact c ON c.pupil_id = u.pupil_id"
-        " LEFT JOIN dispatch.preference p ON p.contact_id = c.contact_id"
+        # A parent's choices are the person's, whichever of her contact records they were saved on.
+        " LEFT JOIN LATERAL (SELECT q.channels, q.marketing_consent, q.has_app FROM dispatch.preference q"
+        "   JOIN dispatch.contact o ON o.contact_id = q.contact_id"
+        "   WHERE o.contact_id = c.contact_id OR (c.person_key IS NOT NULL AND o.person_key = c.person_key)"
+        "   ORDER BY q.contact_id = c.contact_id DESC, q.updated_at DESC LIMIT 1) p ON true"
         " WHERE (c.parental_responsibility OR c.priority = 1) AND ($1 OR u.year_group = ANY($2::text[])"
         "   OR u.reg_group = ANY($3::text[]) OR u.pupil_id = ANY($4::uuid[]))"
         " ORDER BY c.priority, c.contact_id",

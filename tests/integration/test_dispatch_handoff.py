@@ -122,3 +122,31 @@ async def test_personalised_messages_are_rendered_per_family(services, school, e
     assert subjects == ["Pupil0's trip", "Pupil1's trip", "Pupil3's trip"]  # mum2's address is refused
     by_pupil = sorted(r.text for r in outside.smsc.messages.values() if r.destination != FAILING_MOBILE)
     assert [t.split("\n")[1] for t in by_pupil] == [f"Pupil{i} goes to the zoo." for i in range(4)]
+
+
+@pytest.fixture
+def quick_fallback(env):
+    """Unread app messages fall back to an SMS notice after one second (instead of hours)."""
+    env.overrides.setdefault("dispatch", {})["fallback_after_seconds"] = 1.0
+
+
+async def test_an_unread_app_message_falls_back_to_an_sms_notice(quick_fallback, services, school, env, outside):
+    from tests.integration.test_inbox import inbox_item, sign_in
+
+    school_id, key = school
+    token = await sign_in(services, outside, school_id, EMAILS[0])  # mum0 has the app now
+    async with client(services["ingest"], key) as c:
+        message_id = await compose(c, PUBLIC)
+    item = await inbox_item(services, token, message_id)
+    assert item["read"] is False
+
+    async def notices():
+        rows = await _deliveries(env, message_id)
+        sms = [r for r in rows.values() if r["channel"] == "sms" and r["content"] == "notice"]
+        return sms if sms and sms[0]["state"] == "delivered" else None
+    fallback = await eventually(notices, timeout=30)
+    assert len(fallback) == 1  # only mum0 was on the app; everyone else got email or SMS directly
+    mum0 = [r for r in outside.smsc.messages.values() if r.destination == "+447700900001"]
+    assert len(mum0) == 1 and mum0[0].text.startswith("You have a new message from Handoff Primary")
+    rows = await _deliveries(env, message_id)
+    assert sum(1 for r in rows.values() if r["channel"] == "email") == 3  # mum0 reads in the app, not by email
