@@ -17,6 +17,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/classify", "classifier"),
     ("/v1/inbox", "dispatch"),
     ("/v1/deliveries", "dispatch"),
+    ("/v1/case-records", "dispatch"),
 )
 
 # Default HTTP port of each service in the embedded run: gateway port + offset.

@@ -129,6 +129,7 @@ async def plan(conn: db.Conn, svc: Service, msg: dict[str, Any]) -> None:
                     rows.append((uuid4(), msg["school_id"], msg["message_id"], staff_id, p.channel, p.content,
                                  msg["urgent"], "staff", None, person_key, due))
     created = await store.insert_deliveries(conn, rows)
+    await store.record_case(conn, msg["message_id"], msg["audience"])
     await store.set_message_state(conn, msg["message_id"], "planned")
     await _statuses(conn, svc, msg["school_id"], msg["message_id"], created, "queued")
     await access.record(conn, svc.outbox, svc.name, None, school_id=msg["school_id"],

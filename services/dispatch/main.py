@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pupilpost.runner import Service, create_service, subscribe
 from pupilpost.settings import PlatformSettings
-from services.dispatch import handlers, inbox, sender
+from services.dispatch import handlers, inbox, school_api, sender
 from services.dispatch.settings import DispatchSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -18,6 +18,7 @@ def create(platform: PlatformSettings | None = None, settings: DispatchSettings 
     handlers.register(svc)
     engine = sender.Sender(svc, settings)
     svc.app.include_router(inbox.router(svc, engine.channels))
+    svc.app.include_router(school_api.router(svc))
     svc.on_start.append(engine.start)
     svc.on_stop.append(engine.stop)
     svc.app.state.sender = engine

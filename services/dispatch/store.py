@@ -93,12 +93,26 @@ async def audience_contacts(conn: Conn, audience: dict[str, Any]) -> list[dict[s
         "   JOIN dispatch.contact o ON o.contact_id = q.contact_id"
         "   WHERE o.contact_id = c.contact_id OR (c.person_key IS NOT NULL AND o.person_key = c.person_key)"
         "   ORDER BY q.contact_id = c.contact_id DESC, q.updated_at DESC LIMIT 1) p ON true"
-        " WHERE (c.parental_responsibility OR c.priority = 1) AND ($1 OR u.year_group = ANY($2::text[])"
-        "   OR u.reg_group = ANY($3::text[]) OR u.pupil_id = ANY($4::uuid[]))"
-        " ORDER BY c.priority, c.contact_id",
-        bool(audience.get("whole_school")), list(audience.get("year_groups", [])),
-        list(audience.get("reg_groups", [])), [UUID(str(x)) for x in audience.get("pupil_ids", [])])
+        f" WHERE (c.parental_responsibility OR c.priority = 1) AND {IN_AUDIENCE}"
+        " ORDER BY c.priority, c.contact_id", *_audience_args(audience))
     return [dict(r) for r in rows]
+
+
+IN_AUDIENCE = ("($1 OR u.year_group = ANY($2::text[]) OR u.reg_group = ANY($3::text[])"
+               " OR u.pupil_id = ANY($4::uuid[]))")
+
+
+def _audience_args(audience: dict[str, Any]) -> tuple[Any, ...]:
+    return (bool(audience.get("whole_school")), list(audience.get("year_groups", [])),
+            list(audience.get("reg_groups", [])), [UUID(str(x)) for x in audience.get("pupil_ids", [])])
+
+
+async def record_case(conn: Conn, message_id: UUID, audience: dict[str, Any]) -> None:
+    """Keep the message on the case record of every pupil in its audience."""
+    await conn.execute(
+        "INSERT INTO dispatch.case_entry (pupil_id, message_id, school_id)"
+        f" SELECT u.pupil_id, $5, u.school_id FROM dispatch.pupil u WHERE {IN_AUDIENCE}"
+        " ON CONFLICT DO NOTHING", *_audience_args(audience), message_id)
 
 
 async def insert_deliveries(conn: Conn, rows: Sequence[tuple]) -> list[tuple]:
