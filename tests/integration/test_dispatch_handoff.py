@@ -150,3 +150,14 @@ async def test_an_unread_app_message_falls_back_to_an_sms_notice(quick_fallback,
     assert len(mum0) == 1 and mum0[0].text.startswith("You have a new message from Handoff Primary")
     rows = await _deliveries(env, message_id)
     assert sum(1 for r in rows.values() if r["channel"] == "email") == 3  # mum0 reads in the app, not by email
+
+
+async def test_staff_audience_gets_the_message_by_email(services, school, env, outside):
+    _, key = school
+    async with client(services["ingest"], key) as c:
+        r = await c.post("/v1/messages", json={"audience": {"staff": True}, "subject": "INSET day",
+                                               "body": "Staff briefing at 8am in the hall."})
+        assert r.status_code == 202, r.text
+    rows = await eventually(lambda: _settled_states(env, r.json()["message_id"], 1))
+    assert [(x["channel"], x["state"]) for x in rows.values()] == [("email", "sent")]
+    assert [m.rcpt_tos for m in outside.smtp.mails.values()] == [["staff0@school.example.org"]]
