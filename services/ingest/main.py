@@ -17,7 +17,8 @@ def create(platform: PlatformSettings | None = None, settings: IngestSettings | 
     platform = platform or PlatformSettings()
     settings = settings or IngestSettings()
     svc = create_service("ingest", platform, settings, MIGRATIONS)
-    importer = Importer(svc, settings.import_workers, settings.max_roster_bytes)
+    importer = Importer(svc, settings.import_workers, settings.max_roster_bytes,
+                        processes=settings.import_processes, process_min_bytes=settings.import_process_min_bytes)
     svc.app.include_router(api.router(svc))
     svc.app.include_router(uploads.router(svc, importer))
     svc.app.include_router(directory_api.router(svc))

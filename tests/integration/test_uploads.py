@@ -230,3 +230,29 @@ async def test_an_upload_the_importer_keeps_failing_on_is_given_up(services, sch
         assert await conn.fetchval("SELECT attempts FROM ingest.upload WHERE upload_id = $1", upload_id) == 3
     finally:
         await conn.close()
+
+
+@pytest.fixture
+def in_worker_processes(env):
+    """Ingest prepares every upload, however small, in its pool of worker processes."""
+    env.overrides["ingest"] = {"import_processes": 1, "import_process_min_bytes": 0}
+
+
+async def test_uploads_prepared_in_worker_processes_import_as_inline(in_worker_processes, services, school, env):
+    async with client(services["ingest"], school["key"]) as c:
+        first = await settled(c, (await send(c, school["key"], school["id"], roster(school["urn"], pupils=5))
+                                  ).json()["upload_id"])
+        again = await settled(c, (await send(c, school["key"], school["id"], roster(school["urn"], pupils=5))
+                                  ).json()["upload_id"])
+        bad = roster(school["urn"], pupils=5, email_of=lambda i, n: "not-an-email" if (i, n) == (1, 2)
+                     else f"p{i}{n}@example.org")
+        refused = await settled(c, (await send(c, school["key"], school["id"], bad)).json()["upload_id"])
+    assert first["status"] == "imported" and first["counts"]["contact"]["added"] == 10
+    assert again["status"] == "imported" and again["counts"]["unchanged"] is True
+    assert refused["status"] == "rejected" and refused["report"] == [
+        {"record": "contact", "row": 3, "field": "email", "reason": "is not a valid email address"}]
+    assert await count(env, "contact", school["id"]) == 10
+    records = await read(env.platform.kafka_bootstrap, env.platform.topic_prefix + "directory.changes", 1)
+    raw = b"".join(r.value for r in records)
+    assert b"Testwell" not in raw and b"example.org" not in raw
+    assert {DirectoryChangesV1.model_validate_json(r.value).upload_id for r in records} == {UUID(first["upload_id"])}
