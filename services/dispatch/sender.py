@@ -50,7 +50,7 @@ Outcome = Literal["sent", "delivered", "retry", "failed", "cancelled"]
 CLAIM = """
 WITH due AS (
   SELECT delivery_id FROM dispatch.delivery
-  WHERE state = 'queued' AND next_attempt_at <= now()
+  WHERE state = 'queued' AND next_attempt_at <= now() AND (urgent OR NOT $3::bool)
   ORDER BY urgent DESC, next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
 UPDATE dispatch.delivery d SET state = 'sending', claimed_by = $1, claimed_at = now(),
   attempts = d.attempts + 1, updated_at = now()
@@ -154,6 +154,10 @@ class Sender:
         await self.recover()
         self._tasks = [asyncio.create_task(self._work(), name=f"dispatch-sender-{i}")
                        for i in range(self.settings.sender_workers)]
+        # The urgent lane: workers that claim only urgent deliveries, so an urgent message never
+        # waits for a bulk batch to finish its hand-offs (the others take urgent ones first, too).
+        self._tasks += [asyncio.create_task(self._work(urgent_only=True), name=f"dispatch-urgent-{i}")
+                        for i in range(self.settings.sender_urgent_workers)]
         self._tasks.append(asyncio.create_task(self._maintain(), name="dispatch-maintenance"))
 
     async def stop(self) -> None:
@@ -172,10 +176,10 @@ class Sender:
                 await self._lock_conn.close()
             self._lock_conn = None
 
-    async def _work(self) -> None:
+    async def _work(self, urgent_only: bool = False) -> None:
         while not self._stopping:
             try:
-                handled = await self.run_once()
+                handled = await self.run_once(urgent_only)
             except (asyncpg.PostgresError, OSError) as exc:
                 log.error("dispatch sender batch failed: %s", type(exc).__name__)
                 handled = 0
@@ -201,10 +205,10 @@ class Sender:
             await asyncio.sleep(0.2)
 
     # --- one batch --------------------------------------------------------------------------
-    async def run_once(self) -> int:
-        """Claim, hand off and record one batch; returns how many deliveries it handled."""
+    async def run_once(self, urgent_only: bool = False) -> int:
+        """Claim, hand off and record one batch (only urgent deliveries if asked); returns how many."""
         async with db.operator_tx(self.svc.db()) as conn:
-            claimed = await conn.fetch(CLAIM, self.instance, self.settings.sender_batch)
+            claimed = await conn.fetch(CLAIM, self.instance, self.settings.sender_batch, urgent_only)
             if not claimed:
                 return 0
             jobs = await self._prepare(conn, claimed)
@@ -294,7 +298,7 @@ class Sender:
             try:
                 pid = await self.channels.email.send(OutboundEmail(
                     delivery_id=str(d["delivery_id"]), to=to, subject=subject, text=text, footer=footer,
-                    from_name=school))
+                    from_name=school), urgent=d["urgent"])
             except (TransientFailure, PermanentFailure) as exc:
                 return self._failure(d, exc)
             except ValueError:

@@ -20,6 +20,8 @@ class DispatchSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DISPATCH_", extra="ignore")
 
     http_port: int = 8003
+    # Where parents' links point (the app or web front end that answers contact-change requests).
+    public_url: str = "http://127.0.0.1:8000"
 
     # Email (SMTP submission) and bounces (DSNs back to bounces+<delivery>@bounce_domain).
     smtp_host: str | None = None
@@ -28,7 +30,7 @@ class DispatchSettings(ServiceSettings):
     smtp_starttls: bool = False
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_connections: int = 8
+    smtp_connections: int = 32  # each delivery is its own SMTP transaction: round trips, not bandwidth, limit it
     bounce_domain: str | None = None
     bounce_listen_host: str = "127.0.0.1"
     bounce_listen_port: int | None = None
@@ -47,6 +49,7 @@ class DispatchSettings(ServiceSettings):
 
     # The hand-off loop.
     sender_workers: int = 4
+    sender_urgent_workers: int = 1  # claim only urgent deliveries (the urgent lane)
     sender_batch: int = 200
     sender_poll_seconds: float = 1.0
     max_attempts: int = 8

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ENHANCED = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
+# An addr-spec the email package writes into a header exactly as given (dot-atom local part).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(\.{_ATOM})*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 VERP_PREFIX = "bounces+"
 
 
@@ -82,7 +85,7 @@ def with_footer_html(body: str, footer: str) -> str:
     return body[:at] + block + body[at:] if at >= 0 else body + block
 
 
-def build_message(msg: OutboundEmail, sender: str) -> EmailMessage:
+def build_message(msg: OutboundEmail, sender: str, now: datetime | None = None) -> EmailMessage:
     """The MIME message for one delivery (text, optional HTML alternative, footer appended)."""
     if not _DELIVERY_ID.match(msg.delivery_id):
         raise ValueError("delivery_id must be a short token of letters, digits, '.', '_' or '-'")
@@ -92,7 +95,7 @@ def build_message(msg: OutboundEmail, sender: str) -> EmailMessage:
     email["From"] = Address(msg.from_name or "", addr_spec=sender) if msg.from_name else sender
     email["To"] = recipient
     email["Subject"] = msg.subject
-    email["Date"] = format_datetime(datetime.now(UTC))
+    email["Date"] = format_datetime(now or datetime.now(UTC))
     email["Message-ID"] = f"<{msg.delivery_id}@{domain}>"
     if msg.reply_to:
         email["Reply-To"] = _single_recipient(msg.reply_to)
@@ -101,6 +104,68 @@ def build_message(msg: OutboundEmail, sender: str) -> EmailMessage:
         email.add_alternative(with_footer_html(msg.html, msg.footer), subtype="html")
     assert email.get_all("To") == [recipient] and not email.get_all("Cc") and not email.get_all("Bcc")
     return email
+
+
+class MessageCache:
+    """The bytes of build_message, built once per content and reused for each recipient.
+
+    A snow-day message goes to thousands of parents with the same sender, subject, text and
+    footer; only To, Date and Message-ID differ. The email package's header parsing and
+    folding cost milliseconds per message, so the content is built once and the three
+    per-recipient lines are written here, where and as build_message writes them. An
+    address or id those lines might need to fold or quote goes through build_message itself.
+    """
+
+    def __init__(self, sender: str, size: int = 64) -> None:
+        self.sender, self.size = sender, size
+        self.domain = sender.rpartition("@")[2]
+        self._templates: dict[tuple, tuple[bytes, bytes, bytes]] = {}
+
+    def build(self, msg: OutboundEmail, now: datetime | None = None) -> tuple[bytes, str, str]:
+        """(message bytes, recipient, Message-ID) for one delivery: the bytes build_message gives."""
+        now = now or datetime.now(UTC)
+        if not _DELIVERY_ID.match(msg.delivery_id):
+            raise ValueError("delivery_id must be a short token of letters, digits, '.', '_' or '-'")
+        recipient = _single_recipient(msg.to)
+        message_id = f"<{msg.delivery_id}@{self.domain}>"
+        if not (_PLAIN_ADDRESS.fullmatch(recipient) and len(recipient) <= 70 and len(message_id) <= 64):
+            email = build_message(msg, self.sender, now)
+            return email.as_bytes(), str(email["To"]), str(email["Message-ID"])
+        from_, subject, rest = self._template(msg)
+        varying = f"Date: {format_datetime(now)}\nMessage-ID: {message_id}\n".encode()
+        return b"".join((from_, f"To: {recipient}\n".encode(), subject, varying, rest)), recipient, message_id
+
+    def _template(self, msg: OutboundEmail) -> tuple[bytes, bytes, bytes]:
+        key = (msg.subject, msg.text, msg.html, msg.footer, msg.from_name, msg.reply_to)
+        found = self._templates.get(key)
+        if found is None:
+            if len(self._templates) >= self.size:
+                self._templates.pop(next(iter(self._templates)))  # the oldest content
+            placeholder = OutboundEmail(delivery_id="template", to="template@example.invalid", subject=msg.subject,
+                                        text=msg.text, html=msg.html, footer=msg.footer, from_name=msg.from_name,
+                                        reply_to=msg.reply_to)
+            found = self._templates[key] = _split_template(build_message(placeholder, self.sender).as_bytes())
+        return found
+
+
+def _split_template(raw: bytes) -> tuple[bytes, bytes, bytes]:
+    """(From, Subject, the rest) of a built message, without its To, Date and Message-ID.
+
+    build_message writes From, To, Subject, Date, Message-ID, then the rest; From and
+    Subject may be folded over several lines.
+    """
+    head, _, body = raw.partition(b"\n\n")
+    fields: list[list[bytes]] = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            fields[-1].append(line)
+        else:
+            fields.append([line])
+    names = [f[0].split(b":", 1)[0].lower() for f in fields]
+    if names[:5] != [b"from", b"to", b"subject", b"date", b"message-id"]:
+        raise RuntimeError(f"unexpected header order from build_message: {names[:5]!r}")
+    block = lambda fs: b"".join(b"\n".join(f) + b"\n" for f in fs)  # noqa: E731
+    return block(fields[:1]), block(fields[2:3]), block(fields[5:]) + b"\n" + body
 
 
 def _enhanced(message: str) -> str | None:
@@ -132,7 +197,7 @@ class EmailProvider:
 
     def __init__(self, host: str, port: int, *, sender: str, starttls: bool = False,
                  username: str | None = None, password: str | None = None,
-                 bounce_domain: str | None = None, connections: int = 4,
+                 bounce_domain: str | None = None, connections: int = 4, urgent_connections: int = 2,
                  timeout: float = 30.0, idle_timeout: float = 30.0,
                  tls_context: ssl.SSLContext | None = None) -> None:
         if "@" not in sender:
@@ -143,17 +208,21 @@ class EmailProvider:
                          "password": password, "timeout": timeout, "tls_context": tls_context}
         self._idle_timeout = idle_timeout
         self._slots = asyncio.Semaphore(connections)
+        self._urgent_slots = asyncio.Semaphore(urgent_connections)
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._messages = MessageCache(sender)
 
-    async def send(self, msg: OutboundEmail) -> str:
-        """Send one email; returns its Message-ID, raises Transient/PermanentFailure."""
-        email = build_message(msg, self.sender)
+    async def send(self, msg: OutboundEmail, *, urgent: bool = False) -> str:
+        """Send one email; returns its Message-ID, raises Transient/PermanentFailure.
+
+        Urgent mail has connections of its own, so it never queues behind a bulk send's backlog.
+        """
+        raw, recipient, message_id = self._messages.build(msg)
         envelope_from = verp_address(msg.delivery_id, self.bounce_domain)
-        recipient = email["To"]
-        async with self._slots:
+        async with self._urgent_slots if urgent else self._slots:
             client = await self._checkout()
             try:
-                errors, _ = await client.sendmail(envelope_from, [recipient], email.as_bytes())
+                errors, _ = await client.sendmail(envelope_from, [recipient], raw)
             except ValueError:
                 self._idle.append((client, time.monotonic()))
                 raise PermanentFailure("smtp cannot carry this address") from None
@@ -169,7 +238,7 @@ class EmailProvider:
             self._idle.append((client, time.monotonic()))
         if errors:
             raise PermanentFailure("smtp recipient refused")
-        return str(email["Message-ID"])
+        return message_id
 
     async def _checkout(self) -> aiosmtplib.SMTP:
         while self._idle:
