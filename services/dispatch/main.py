@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pupilpost.runner import Service, create_service, subscribe
 from pupilpost.settings import PlatformSettings
-from services.dispatch import handlers, inbox, school_api, sender
+from services.dispatch import contact_changes, handlers, inbox, school_api, sender
 from services.dispatch.settings import DispatchSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -16,6 +16,7 @@ def create(platform: PlatformSettings | None = None, settings: DispatchSettings 
     settings = settings or DispatchSettings()
     svc = create_service("dispatch", platform or PlatformSettings(), settings, MIGRATIONS)
     handlers.register(svc)
+    contact_changes.register(svc)
     engine = sender.Sender(svc, settings)
     svc.app.include_router(inbox.router(svc, engine.channels))
     svc.app.include_router(school_api.router(svc))

@@ -1,0 +1,71 @@
+"""A new email from the MIS is confirmed by its owner through dispatch's channels: the request
+goes to the new address (the old one stays in use meanwhile); the link's secret accepts it, and
+then messages go to the new address."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import client, eventually
+from tests.integration.helpers import admin_token, create_school
+from tests.integration.test_dispatch_planning import mail_text
+from tests.integration.test_messages import PUBLIC, compose
+from tests.integration.test_uploads import settled
+from tests.integration.upload_client import roster, send
+
+NEW = "new-address@example.org"
+
+
+@pytest.fixture
+async def school(services, tmp_path):
+    token = await admin_token(services, tmp_path)
+    school_id, key = await create_school(services, token, "878787", "Confirm Primary")
+    async with client(services["ingest"], key) as c:
+        first = await send(c, key, school_id, roster("878787", pupils=1))
+        assert (await settled(c, first.json()["upload_id"]))["status"] == "imported"
+    return school_id, key
+
+
+async def test_a_new_email_is_confirmed_by_its_owner_before_use(services, school, outside):
+    school_id, key = school
+    moved = roster("878787", pupils=1, email_of=lambda i, n: NEW if n == 1 else f"parent{i}-{n}@example.org")
+    async with client(services["ingest"], key) as c:
+        up = await send(c, key, school_id, moved)
+        assert (await settled(c, up.json()["upload_id"]))["counts"]["contact"]["confirmations_requested"] == 1
+
+    async def asked():
+        return [m for m in outside.smtp.mails.values() if m.rcpt_tos == [NEW]]
+    [request] = await eventually(asked)
+    text = mail_text(request)
+    assert "Confirm Primary has recorded this email address for you" in text and "Pupil0" not in text
+    change_id, secret = re.search(r"#change=([0-9a-f-]{36})&secret=([A-Za-z0-9_-]+)", text).groups()
+
+    async with client(services["ingest"], key) as c:  # until accepted, the old address is the one used
+        await compose(c, PUBLIC)
+    await eventually(lambda: _mail_to(outside, "parent0-1@example.org"))
+    assert not [m for m in outside.smtp.mails.values() if m.rcpt_tos == [NEW] and m is not request]
+
+    async with client(services["ingest"]) as parent:
+        r = await parent.post(f"/v1/contact-changes/{change_id}/accept", json={"secret": secret})
+        assert r.status_code == 200 and r.json()["state"] == "accepted", r.text
+
+    async def new_address_in_use():
+        async with client(services["ingest"], key) as c:
+            await compose(c, {"subject": "Second", "body": "A second message."})
+        return await eventually(lambda: _mail_to(outside, NEW, subject="Second"), timeout=3)
+    await eventually(_retrying(new_address_in_use), timeout=30, interval=0.5)
+
+
+async def _mail_to(outside, address, subject=None):
+    return [m for m in outside.smtp.mails.values()
+            if m.rcpt_tos == [address] and (subject is None or m.summary()["subject"] == subject)]
+
+
+def _retrying(check):
+    async def run():
+        try:
+            return await check()
+        except AssertionError:
+            return None
+    return run
