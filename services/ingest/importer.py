@@ -15,7 +15,7 @@ from pupilpost.runner import Service
 from services.ingest import directory, store
 from services.ingest import directory_store as ds
 from services.ingest.logic import KINDS, Kind, Plan, plan_import
-from services.ingest.prepare import Prepared, Record, prepare
+from services.ingest.prepare import Prepared, Record, prepare, started
 
 log = logging.getLogger("pupilpost.ingest.importer")
 MAX_ATTEMPTS = 3
@@ -31,6 +31,7 @@ class Importer:
         # worker processes, so validation and indexing use every core and never hold up the event loop.
         self.processes, self.process_min_bytes = processes, process_min_bytes
         self._pool: ProcessPoolExecutor | None = None
+        self._started: asyncio.Future | None = None
         self._event = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
@@ -49,22 +50,34 @@ class Importer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            self._pool, self._started = None, None
 
     async def prepare(self, compressed: bytes, urn: str, index_key: bytes) -> Prepared:
         """`prepare.prepare` for one upload: in a worker process if it is large, else here."""
         if self.processes < 1 or len(compressed) < self.process_min_bytes:
             return prepare(compressed, self.limit, urn, index_key)
-        if self._pool is None:  # started on first use: most services never see a large upload
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
-        pool = self._pool
+        pool = self._warm_pool()
+        if pool is None:  # the workers are still starting (about a second): not worth waiting for
+            return await asyncio.to_thread(prepare, compressed, self.limit, urn, index_key)
         try:
             return await asyncio.get_running_loop().run_in_executor(pool, prepare, compressed, self.limit, urn,
                                                                     index_key)
         except BrokenProcessPool:
             if self._pool is pool:  # a worker died; the retry of this upload gets a fresh pool
-                self._pool = None
+                self._pool, self._started = None, None
             raise
+
+    def _warm_pool(self) -> ProcessPoolExecutor | None:
+        """The worker pool once every worker has started; the first call starts them."""
+        if self._pool is None:  # started on first use: most services never see a large upload
+            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+            loop = asyncio.get_running_loop()
+            self._started = asyncio.gather(*(loop.run_in_executor(self._pool, started)
+                                             for _ in range(self.processes)))
+        ready = self._started
+        if ready is None or not ready.done() or ready.cancelled() or ready.exception() is not None:
+            return None
+        return self._pool
 
     async def _loop(self) -> None:
         while True:

@@ -234,11 +234,12 @@ async def test_an_upload_the_importer_keeps_failing_on_is_given_up(services, sch
 
 @pytest.fixture
 def in_worker_processes(env):
-    """Ingest prepares every upload, however small, in its pool of worker processes."""
+    """Ingest prepares every upload, however small, away from its event loop: in a thread while its
+    worker processes start, then in them."""
     env.overrides["ingest"] = {"import_processes": 1, "import_process_min_bytes": 0}
 
 
-async def test_uploads_prepared_in_worker_processes_import_as_inline(in_worker_processes, services, school, env):
+async def test_uploads_prepared_off_the_event_loop_import_as_inline(in_worker_processes, services, school, env):
     async with client(services["ingest"], school["key"]) as c:
         first = await settled(c, (await send(c, school["key"], school["id"], roster(school["urn"], pupils=5))
                                   ).json()["upload_id"])
