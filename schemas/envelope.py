@@ -69,6 +69,11 @@ def decode(raw: bytes, models: dict[tuple[str, int], type[Envelope]]) -> Envelop
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        # Field locations and error kinds only: never the input values.
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()[:10])
+        # Field locations and error kinds only: never the input values (nor an unexpected key, which
+        # is input too: it is reported at the object that has it).
+        problems = "; ".join(f"{'.'.join(map(str, _loc(e)))}: {e['type']}" for e in exc.errors()[:10])
         raise UnknownEvent(f"invalid {model.__name__}: {problems}") from None
+
+
+def _loc(error: Any) -> tuple:
+    return error["loc"][:-1] if error["type"] == "extra_forbidden" else error["loc"]

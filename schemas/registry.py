@@ -38,7 +38,7 @@ TOPICS: dict[str, Topic] = {t.name: t for t in (
           "A service finished provisioning a school."),
     Topic("audit.access", (AccessV1,), ALL_SERVICES, ("audit",),
           "Every read or change of personal data, by a person or a service."),
-    Topic("directory.changes", (DirectoryChangesV1,), ("ingest",), ("dispatch",),
+    Topic("directory.changes", (DirectoryChangesV1,), ("ingest",), ("classifier", "dispatch"),
           "What an MIS upload changed: pupils, contacts, staff, as ciphertext."),
     Topic("directory.contact_change", (ContactChangeRequestedV1, ContactChangeDecidedV1), ("ingest",), (),
           "Email/mobile changes awaiting the parent's confirmation, and their outcome."),

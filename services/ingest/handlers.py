@@ -22,12 +22,21 @@ async def on_school_provisioned(evt: SchoolProvisionedV1, conn: db.Conn, svc: Se
 
 
 async def on_classified(evt: MessageClassifiedV1, conn: db.Conn, svc: Service) -> None:
-    """Store the classification; an official-sensitive message may now wait for a second person."""
+    """Store the classification and move the message on: blocked if a family's rendering names another
+    family's child (never sent), else waiting for a second person or released."""
     msg = await messages_store.load_message(conn, evt.message_id)
     if msg is None:
         return
-    waits = msg["requires_approval"] and evt.level == "official-sensitive"
-    await messages_store.save_classification(conn, evt, "awaiting_approval" if waits else "released")
+    await messages_store.save_classification(conn, evt, next_state(evt, msg["requires_approval"]))
+
+
+def next_state(evt: MessageClassifiedV1, requires_approval: bool) -> str:
+    """Where a classified message goes next."""
+    if evt.other_pupil_named:
+        return "blocked"
+    if requires_approval and evt.level == "official-sensitive":
+        return "awaiting_approval"
+    return "released"
 
 
 async def on_delivery_status(evt: DeliveryStatusV1, conn: db.Conn, svc: Service) -> None:

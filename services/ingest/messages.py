@@ -5,9 +5,9 @@ from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
-from pupilpost import access, auth, db
+from pupilpost import access, auth, db, render
 from pupilpost.auth import Principal
 from pupilpost.runner import Service
 from schemas.messages import Audience, Level, MessageApprovalV1, MessageRecalledV1, MessageSubmittedV1
@@ -29,11 +29,34 @@ class NewMessage(BaseModel):
     schedule_at: AwareDatetime | None = None
     mark_level: Level | None = Field(default=None, description="raise the classification; never lowers it")
 
+    @field_validator("subject", "body")
+    @classmethod
+    def _known_merge_fields(cls, value: str) -> str:
+        # Say where, not what: the placeholder is the caller's own text and may be a name.
+        for start, _, name in render.placeholders(value):
+            if name not in render.FIELDS:
+                raise ValueError(f"unknown merge field at character {start}; merge fields are "
+                                 + ", ".join(f"{{{{{f}}}}}" for f in render.FIELDS))
+        return value
+
     @model_validator(mode="after")
     def _someone(self) -> "NewMessage":
         a = self.audience
         if not (a.whole_school or a.year_groups or a.reg_groups or a.pupil_ids or a.staff):
             raise ValueError("audience: name at least one group, pupil, or the whole school")
+        return self
+
+    @model_validator(mode="after")
+    def _merge_fields_need_personalised(self) -> "NewMessage":
+        if self.personalised:
+            if self.audience.staff:
+                raise ValueError("audience: a personalised message is rendered for each pupil's family; "
+                                 "staff cannot be in its audience")
+            return self
+        for name in ("subject", "body"):
+            if render.placeholders(getattr(self, name)):
+                raise ValueError(f"{name}: merge fields ({{{{...}}}}) are filled per family only in a personalised "
+                                 "message; set personalised to true or remove them")
         return self
 
 
@@ -58,6 +81,9 @@ def router(svc: Service) -> APIRouter:
     async def compose(body: NewMessage, who: Caller, staff: Staff = None) -> dict:
         school_id, message_id = school(who), uuid4()
         async with db.tenant_tx(svc.db(), school_id) as conn:
+            if body.personalised and not await ms.audience_has_pupils(conn, body.audience):
+                raise HTTPException(422, detail="audience: no pupil in the directory matches it, so there is "
+                                                "no family to personalise the message for")
             keys = svc.keys()
             await keys.create_message_key(conn, school_id, message_id)
             sealed = await keys.encrypt_with(await keys.message_key(conn, school_id, message_id), "message.content",

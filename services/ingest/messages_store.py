@@ -5,7 +5,7 @@ from typing import Any
 from uuid import UUID
 
 from pupilpost.db import Conn
-from schemas.messages import DeliveryStatusV1, MessageClassifiedV1, MessageSubmittedV1
+from schemas.messages import Audience, DeliveryStatusV1, MessageClassifiedV1, MessageSubmittedV1
 
 
 async def require_approval(conn: Conn, school_id: UUID) -> bool:
@@ -19,6 +19,14 @@ async def save_setting(conn: Conn, school_id: UUID, require: bool) -> None:
     await conn.execute(
         "INSERT INTO ingest.school_setting (school_id, require_approval) VALUES ($1, $2)"
         " ON CONFLICT (school_id) DO UPDATE SET require_approval = $2, updated_at = now()", school_id, require)
+
+
+async def audience_has_pupils(conn: Conn, audience: Audience) -> bool:
+    """Whether any pupil of the school's directory is in the audience."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM ingest.pupil WHERE $1 OR year_group = ANY($2::text[])"
+        " OR reg_group = ANY($3::text[]) OR pupil_id = ANY($4::uuid[]))",
+        audience.whole_school, list(audience.year_groups), list(audience.reg_groups), list(audience.pupil_ids)))
 
 
 async def save_message(conn: Conn, evt: MessageSubmittedV1) -> None:

@@ -156,6 +156,14 @@ def test_invalid_field_is_named_but_its_value_is_not_echoed(data: st.DataObject)
         assert getattr(event, field) in (value, tuple(value) if isinstance(value, list) else value)
 
 
+def test_an_unexpected_key_is_reported_where_it_is_not_echoed() -> None:
+    from schemas.messages import MessageSubmittedV1
+
+    with pytest.raises(UnknownEvent) as caught:
+        decode(_raw({**SEEDS[MessageSubmittedV1], "audience": {"Ruby Wright": 1}}), MODELS)
+    assert "audience: extra_forbidden" in str(caught.value) and "Ruby" not in str(caught.value)
+
+
 @PROPERTY
 @given(models, secrets, st.sampled_from(["traceparent", "tracestate"]))
 def test_invalid_nested_field_is_named_but_not_echoed(model: type[Envelope], secret: str, field: str) -> None:
