@@ -40,7 +40,7 @@ TOPICS: dict[str, Topic] = {t.name: t for t in (
           "Every read or change of personal data, by a person or a service."),
     Topic("directory.changes", (DirectoryChangesV1,), ("ingest",), ("classifier", "dispatch"),
           "What an MIS upload changed: pupils, contacts, staff, as ciphertext."),
-    Topic("directory.contact_change", (ContactChangeRequestedV1, ContactChangeDecidedV1), ("ingest",), (),
+    Topic("directory.contact_change", (ContactChangeRequestedV1, ContactChangeDecidedV1), ("ingest",), ("dispatch",),
           "Email/mobile changes awaiting the parent's confirmation, and their outcome."),
     Topic("messages.submitted", (MessageSubmittedV1,), ("ingest",), ("classifier", "dispatch"),
           "A school submitted a message (content is ciphertext under the message's key)."),

@@ -69,9 +69,10 @@ async def settle_upload(conn: Conn, upload_id: UUID, status: str, counts: dict, 
 
 
 async def count_failure(conn: Conn, upload_id: UUID) -> int:
-    """One more failed attempt at importing an upload; returns the count."""
+    """One more failed attempt at importing a still-queued upload; returns the count (0 if it was settled
+    meanwhile: two workers that failed on it at once must not both count after it was given up)."""
     return await conn.fetchval("UPDATE ingest.upload SET attempts = attempts + 1 WHERE upload_id = $1"
-                               " RETURNING attempts", upload_id) or 0
+                               " AND status = 'queued' RETURNING attempts", upload_id) or 0
 
 
 async def last_imported_hash(conn: Conn, school_id: UUID) -> bytes | None:
