@@ -16,7 +16,8 @@ from tests.integration.upload_client import roster, send
 
 # Mothers' addresses pick the SMTP stand-in's behaviour; fathers have no email, so they get SMS.
 EMAILS = {0: "mum0@example.org", 1: "mum1@bounce.example.org", 2: "mum2@reject.example.org", 3: "mum3@greylist.example.org"}
-FAILING_MOBILE = "+447700900991"  # the SMSC stand-in answers UNDELIV err:001 for +44770090099x
+FAILING_MOBILE = "+447700900991"
+NAMES = ("Amelia", "Bilal", "Chloe", "Dev")  # the pupils' forenames  # the SMSC stand-in answers UNDELIV err:001 for +44770090099x
 
 
 @pytest.fixture
@@ -26,6 +27,8 @@ async def school(services, tmp_path):
     carer = ContactRecord(pupil_ref="A0000", ref="3", forename="Gran", surname="Testwell", relationship="Grandparent",
                           parental_responsibility=True, priority=3, mobile=FAILING_MOBILE, source_row=9)
     payload = roster("838383", pupils=4, email_of=lambda i, n: EMAILS[i] if n == 1 else None, extra_contacts=(carer,))
+    payload = payload.model_copy(update={"pupils": tuple(
+        p.model_copy(update={"legal_forename": NAMES[i]}) for i, p in enumerate(payload.pupils))})
     async with client(services["ingest"], key) as c:
         up = await send(c, key, school_id, payload)
         report = await settled(c, up.json()["upload_id"])
@@ -103,7 +106,7 @@ async def test_sensitive_content_never_leaves_in_email_or_sms(services, school, 
     outgoing = [mail_text(m) + str(m.summary()["subject"]) for m in outside.smtp.mails.values()]
     outgoing += [r.text for r in outside.smsc.messages.values()]
     assert outgoing and all("Handoff Primary" in text for text in outgoing)
-    for word in ("Ruby", "Wright", "tonsillitis", "antibiotics", "Pupil0", "Pupil3", "Testwell", "Gran"):
+    for word in ("Ruby", "Wright", "tonsillitis", "antibiotics", *NAMES, "Testwell", "Gran"):
         assert not any(word in text for text in outgoing), word
 
 
@@ -116,12 +119,13 @@ async def test_personalised_messages_are_rendered_per_family(services, school, e
     async with client(services["ingest"], key) as c:
         message_id = await compose(c, {"subject": "{{forename}}'s trip", "body": "{{forename}} goes to the zoo."},
                                    personalised=True)
-        await until_state(c, message_id, "released")
+        released = await until_state(c, message_id, "released")
+        assert released["level"] == "official"  # about one named child: full content, by email and SMS
     await eventually(lambda: _settled_states(env, message_id, 9))
     subjects = sorted(str(m.summary()["subject"]) for m in outside.smtp.mails.values())
-    assert subjects == ["Pupil0's trip", "Pupil1's trip", "Pupil3's trip"]  # mum2's address is refused
+    assert subjects == ["Amelia's trip", "Bilal's trip", "Dev's trip"]  # mum2's address is refused
     by_pupil = sorted(r.text for r in outside.smsc.messages.values() if r.destination != FAILING_MOBILE)
-    assert [t.split("\n")[1] for t in by_pupil] == [f"Pupil{i} goes to the zoo." for i in range(4)]
+    assert [t.split("\n")[1] for t in by_pupil] == [f"{name} goes to the zoo." for name in NAMES]
 
 
 @pytest.fixture
@@ -161,3 +165,22 @@ async def test_staff_audience_gets_the_message_by_email(services, school, env, o
     rows = await eventually(lambda: _settled_states(env, r.json()["message_id"], 1))
     assert [(x["channel"], x["state"]) for x in rows.values()] == [("email", "sent")]
     assert [m.rcpt_tos for m in outside.smtp.mails.values()] == [["staff0@school.example.org"]]
+
+
+async def test_a_message_naming_another_familys_child_is_never_sent(services, school, env, outside):
+    _, key = school
+    async with client(services["ingest"], key) as c:
+        message_id = await compose(c, {"subject": "Today", "body": "{{forename}} sat next to Bilal Testwell today."},
+                                   personalised=True)
+        blocked = await until_state(c, message_id, "blocked")
+        harmless = await compose(c, {"subject": "Today", "body": "{{forename}} had a good day."}, personalised=True)
+        await until_state(c, harmless, "released")
+    assert blocked["other_pupil_named"] is True
+    await eventually(lambda: _settled_states(env, harmless, 9))  # dispatch has seen both by now
+    conn = await asyncpg.connect(env.admin_dsn())
+    try:
+        state = await conn.fetchval("SELECT state FROM dispatch.message WHERE message_id = $1", message_id)
+    finally:
+        await conn.close()
+    assert state == "blocked" and await _deliveries(env, message_id) == {}
+    assert not any("sat next to" in mail_text(m) for m in outside.smtp.mails.values())
