@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import base64
 import cProfile
+import importlib
 import json
 import logging
 import os
@@ -50,7 +51,12 @@ from bench.ingest import FIRST_URN, Platform, create_schools, quiet, serve
 from bench.outbox import pct
 from pupilpost import db
 from pupilpost.crypto import Keyring, load_master_key
-from pupilpost.embedded import EmbeddedKafka, EmbeddedPostgres, ensure_database, free_port
+from pupilpost.embedded import (
+    EmbeddedKafka,
+    EmbeddedPostgres,
+    ensure_database,
+    free_port,
+)
 from pupilpost.mis.roster import ContactRecord, PupilRecord, Roster, StaffRecord
 from pupilpost.settings import SERVICES, PlatformSettings
 from services.dispatch.main import create as create_dispatch
@@ -257,14 +263,14 @@ async def fan_out(p: Platform, owner: asyncpg.Pool, schools: list[tuple[str, UUI
         probes: list[asyncio.Task[Sent]] = []
         while True:
             await asyncio.sleep(0.5)
-            open_, done = await owner.fetchrow(
-                "SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')),"
+            planned, open_, done = await owner.fetchrow(
+                "SELECT count(*), count(*) FILTER (WHERE state IN ('queued', 'sending')),"
                 " count(*) FILTER (WHERE state IN ('sent', 'delivered')) FROM dispatch.delivery WHERE NOT urgent")
             run.progress.append((time.time(), done))
             while len(probes) < len(targets) and done >= expected * (len(probes) + 1) / (len(targets) + 1):
                 school_id, pupil = targets[len(probes)]
                 probes.append(asyncio.create_task(probe(http, owner, keys[school_id], pupil)))
-            if done + 0 >= expected and not open_:
+            if planned >= expected and not open_:  # all handed off, or failed for good
                 run.drained = time.time()
                 break
         run.bulk = list(await bulk)
@@ -272,7 +278,7 @@ async def fan_out(p: Platform, owner: asyncpg.Pool, schools: list[tuple[str, UUI
     await until(owner, "SELECT CASE WHEN EXISTS (SELECT 1 FROM dispatch.outbox) THEN 0 ELSE 1 END", 1,
                 "dispatch outbox")
     run.published = time.time()
-    await until(owner, "SELECT count(*) FROM ingest.message_delivery WHERE state IN ('sent', 'delivered')",
+    await until(owner, "SELECT count(*) FROM ingest.message_delivery WHERE state NOT IN ('queued', 'sending')",
                 expected + sum(s.deliveries for s in run.probes), "ingest projection", timeout=900)
     run.projected = time.time()
     return run
@@ -311,12 +317,13 @@ def vapid_key(path: Path) -> str:
 
 def dispatch_settings(args: argparse.Namespace, pg: EmbeddedPostgres, peers: dict, vapid: Path) -> dict:
     """Dispatch wired to the stand-ins; hand-off knobs from the flags (else the service's defaults)."""
-    s: dict[str, Any] = dict(
-        database_url=pg.dsn_for("bench", "pp_dispatch"), migrate_database_url=pg.dsn_for("bench"),
-        smtp_host="127.0.0.1", smtp_port=peers["smtp"], smtp_sender="messages@pupilpost.test",
-        bounce_domain="bounces.pupilpost.test", bounce_listen_port=args.bounce_port,
-        smpp_host="127.0.0.1", smpp_port=peers["smpp"], smpp_system_id=peers["system_id"],
-        smpp_password=peers["password"], sms_rate_per_second=args.sms_rate, vapid_private_key_file=str(vapid))
+    s: dict[str, Any] = {
+        "database_url": pg.dsn_for("bench", "pp_dispatch"), "migrate_database_url": pg.dsn_for("bench"),
+        "smtp_host": "127.0.0.1", "smtp_port": peers["smtp"], "smtp_sender": "messages@pupilpost.test",
+        "bounce_domain": "bounces.pupilpost.test", "bounce_listen_port": args.bounce_port,
+        "smpp_host": "127.0.0.1", "smpp_port": peers["smpp"], "smpp_system_id": peers["system_id"],
+        "smpp_password": peers["password"], "sms_rate_per_second": args.sms_rate,
+        "vapid_private_key_file": str(vapid)}
     for flag, name in (("workers", "sender_workers"), ("batch", "sender_batch"),
                        ("smtp_connections", "smtp_connections"), ("pool", "pool_max")):
         if getattr(args, flag) is not None:
@@ -351,7 +358,6 @@ async def run(args: argparse.Namespace, base: Path) -> None:
         while not ready.wait(0.5):
             if not dispatch_proc.is_alive():
                 raise RuntimeError("dispatch did not start")
-        import importlib
         for name in (s for s in SERVICES if s != "dispatch"):
             mod, smod = importlib.import_module(f"services.{name}.main"), importlib.import_module(f"services.{name}.settings")
             cls = next(v for k, v in vars(smod).items() if k.endswith("Settings") and k != "ServiceSettings")

@@ -164,7 +164,7 @@ def _split_template(raw: bytes) -> tuple[bytes, bytes, bytes]:
     names = [f[0].split(b":", 1)[0].lower() for f in fields]
     if names[:5] != [b"from", b"to", b"subject", b"date", b"message-id"]:
         raise RuntimeError(f"unexpected header order from build_message: {names[:5]!r}")
-    block = lambda fs: b"".join(b"\n".join(f) + b"\n" for f in fs)  # noqa: E731
+    block = lambda fs: b"".join(b"\n".join(f) + b"\n" for f in fs)
     return block(fields[:1]), block(fields[2:3]), block(fields[5:]) + b"\n" + body
 
 
