@@ -32,6 +32,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from pupilpost import access, db
+from pupilpost.crypto import CryptoError
 from pupilpost.runner import Service
 from schemas.messages import DeliveryStatusV1
 from services.dispatch import logic
@@ -148,9 +149,7 @@ class Sender:
         """Take this instance's liveness lock, recover dead instances' hand-offs, start the workers."""
         self._stopping = False
         await self.channels.start()
-        self._lock_conn = await asyncpg.connect(self.settings.database_url)
-        await self._lock_conn.execute("SELECT pg_advisory_lock($1, $2)", LOCK_CLASS, _instance_key(self.instance))
-        await self._lock_conn.add_listener("dispatch_due", lambda *_: self._wake.set())
+        await self._keep_alive_lock()
         await self.recover()
         self._tasks = [asyncio.create_task(self._work(), name=f"dispatch-sender-{i}")
                        for i in range(self.settings.sender_workers)]
@@ -176,11 +175,25 @@ class Sender:
                 await self._lock_conn.close()
             self._lock_conn = None
 
+    async def _keep_alive_lock(self) -> None:
+        """Hold this instance's liveness lock (and the wake-up listener) on a connection of its own;
+        if that connection was lost, a new instance id is taken, since others may already have
+        recovered the deliveries claimed under the old one."""
+        if self._lock_conn is not None and not self._lock_conn.is_closed():
+            return
+        if self._lock_conn is not None:
+            self.instance = uuid4()
+            log.warning("dispatch liveness connection lost; continuing as a new sender instance")
+        self._lock_conn = await asyncpg.connect(self.settings.database_url)
+        await self._lock_conn.execute("SELECT pg_advisory_lock($1, $2)", LOCK_CLASS, _instance_key(self.instance))
+        await self._lock_conn.add_listener("dispatch_due", lambda *_: self._wake.set())
+
     async def _work(self, urgent_only: bool = False) -> None:
         while not self._stopping:
             try:
                 handled = await self.run_once(urgent_only)
-            except (asyncpg.PostgresError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - a worker must outlive any one batch; the batch is
+                # recovered (its claim committed or not) by the liveness check below
                 log.error("dispatch sender batch failed: %s", type(exc).__name__)
                 handled = 0
                 await asyncio.sleep(1.0)
@@ -192,10 +205,11 @@ class Sender:
     async def _maintain(self) -> None:
         while not self._stopping:
             try:
+                await self._keep_alive_lock()
                 await self.recover()
                 await self.fallback()
                 await self.apply_reports()
-            except (asyncpg.PostgresError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - maintenance retries on its next round
                 log.error("dispatch maintenance failed: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped(), self.settings.maintenance_seconds)
@@ -208,12 +222,13 @@ class Sender:
     async def run_once(self, urgent_only: bool = False) -> int:
         """Claim, hand off and record one batch (only urgent deliveries if asked); returns how many."""
         async with db.operator_tx(self.svc.db()) as conn:
-            claimed = await conn.fetch(CLAIM, self.instance, self.settings.sender_batch, urgent_only)
+            instance = self.instance  # the outcome is recorded under the id the claim was made with
+            claimed = await conn.fetch(CLAIM, instance, self.settings.sender_batch, urgent_only)
             if not claimed:
                 return 0
             jobs = await self._prepare(conn, claimed)
         results = await asyncio.gather(*(job() for job in jobs))
-        await self._record(results, claimed)
+        await self._record(results, instance)
         return len(claimed)
 
     async def _prepare(self, conn: db.Conn, claimed: list[Any]) -> list[Callable[[], Awaitable[Result]]]:
@@ -253,7 +268,11 @@ class Sender:
                 jobs.append(_done(Result(d["delivery_id"], "failed", code="recipient removed")))
                 continue
             field = "directory.staff" if d["recipient_kind"] == "staff" else "directory.contact"
-            person = json.loads(await self.svc.keys().decrypt(conn, d["school_id"], field, bytes(body)))
+            try:
+                person = json.loads(await self.svc.keys().decrypt(conn, d["school_id"], field, bytes(body)))
+            except CryptoError:  # the school's key is gone (purged): nobody can be reached any more
+                jobs.append(_done(Result(d["delivery_id"], "failed", code="recipient unreadable")))
+                continue
             reads[d["school_id"]] = reads.get(d["school_id"], 0) + 1
             footer = (school["email_footer"] if school and school["email_footer"] else DEFAULT_FOOTER).format(
                 school=name)
@@ -355,11 +374,11 @@ class Sender:
             at = max(at, now + timedelta(seconds=exc.retry_after))
         return Result(d["delivery_id"], "retry", code=code, retry_at=at)
 
-    async def _record(self, results: list[Result], claimed: list[Any]) -> None:
+    async def _record(self, results: list[Result], instance: UUID) -> None:
         state = {"retry": "queued"}
         async with db.operator_tx(self.svc.db()) as conn:
             rows = await conn.fetch(
-                RECORD, self.instance, [r.delivery_id for r in results],
+                RECORD, instance, [r.delivery_id for r in results],
                 [state.get(r.outcome, r.outcome) for r in results], [r.provider_id for r in results],
                 [r.code for r in results], [r.retry_at for r in results])
             reported = [r for r in rows if r["state"] != "queued"]
