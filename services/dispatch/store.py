@@ -82,17 +82,19 @@ async def set_message_state(conn: Conn, message_id: UUID, state: str) -> None:
 
 
 async def audience_contacts(conn: Conn, audience: dict[str, Any]) -> list[dict[str, Any]]:
-    """Contacts who receive messages (parental responsibility, or priority 1) of the audience's pupils."""
+    """Contacts who receive messages (parental responsibility, or priority 1) of the audience's pupils,
+    with the parent's choices: her own contact record's, else the latest saved on any record of hers."""
     rows = await conn.fetch(
-        "SELECT c.contact_id, c.pupil_id, c.priority, c.person_key, c.has_email, c.has_mobile,"
-        " coalesce(p.channels, '{}') AS channels, coalesce(p.marketing_consent, false) AS consent,"
-        " coalesce(p.has_app, false) AS has_app"
+        "WITH person AS (SELECT DISTINCT ON (o.person_key) o.person_key, q.channels, q.marketing_consent,"
+        "   q.has_app FROM dispatch.preference q JOIN dispatch.contact o ON o.contact_id = q.contact_id"
+        "   WHERE o.person_key IS NOT NULL ORDER BY o.person_key, q.updated_at DESC)"
+        " SELECT c.contact_id, c.pupil_id, c.priority, c.person_key, c.has_email, c.has_mobile,"
+        " coalesce(p.channels, w.channels, '{}') AS channels,"
+        " coalesce(p.marketing_consent, w.marketing_consent, false) AS consent,"
+        " coalesce(p.has_app, w.has_app, false) AS has_app"
         " FROM dispatch.pupil u JOIN dispatch.contact c ON c.pupil_id = u.pupil_id"
-        # A parent's choices are the person's, whichever of her contact records they were saved on.
-        " LEFT JOIN LATERAL (SELECT q.channels, q.marketing_consent, q.has_app FROM dispatch.preference q"
-        "   JOIN dispatch.contact o ON o.contact_id = q.contact_id"
-        "   WHERE o.contact_id = c.contact_id OR (c.person_key IS NOT NULL AND o.person_key = c.person_key)"
-        "   ORDER BY q.contact_id = c.contact_id DESC, q.updated_at DESC LIMIT 1) p ON true"
+        " LEFT JOIN dispatch.preference p ON p.contact_id = c.contact_id"
+        " LEFT JOIN person w ON w.person_key = c.person_key"
         f" WHERE (c.parental_responsibility OR c.priority = 1) AND {IN_AUDIENCE}"
         " ORDER BY c.priority, c.contact_id", *_audience_args(audience))
     return [dict(r) for r in rows]
