@@ -108,3 +108,31 @@ class DeliveryStatusV1(Envelope):
     state: Literal["queued", "sent", "delivered", "failed", "bounced", "read", "cancelled"]
     provider_message_id: str | None = Field(default=None, max_length=200)
     error_code: str | None = Field(default=None, max_length=50)
+
+
+DeliveryState = Literal["queued", "sent", "delivered", "failed", "bounced", "read", "cancelled"]
+MAX_UPDATES = 500
+
+
+class DeliveryUpdate(BaseModel):
+    """One delivery's new state, and when it took it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    delivery_id: UUID
+    message_id: UUID
+    channel: Channel
+    state: DeliveryState
+    at: AwareDatetime
+    provider_message_id: str | None = Field(default=None, max_length=200)
+    error_code: str | None = Field(default=None, max_length=50)
+
+
+class DeliveryStatusV2(Envelope):
+    """Deliveries of one school that changed state together (one hand-off batch, one plan): the
+    same facts as v1, up to 500 to an event, so a snow day is not one event per delivery."""
+
+    type: Literal["deliveries.status"] = "deliveries.status"
+    version: Literal[2] = 2
+    school_id: UUID
+    updates: tuple[DeliveryUpdate, ...] = Field(min_length=1, max_length=MAX_UPDATES)

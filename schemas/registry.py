@@ -8,7 +8,7 @@ from schemas.auth import CredentialIssuedV1, CredentialRevokedV1
 from schemas.directory import ContactChangeDecidedV1, ContactChangeRequestedV1, DirectoryChangesV1
 from schemas.envelope import Envelope
 from schemas.messages import (
-    DeliveryStatusV1, MessageApprovalV1, MessageClassifiedV1, MessageRecalledV1, MessageSubmittedV1,
+    DeliveryStatusV1, DeliveryStatusV2, MessageApprovalV1, MessageClassifiedV1, MessageRecalledV1, MessageSubmittedV1,
 )
 from schemas.tenancy import SchoolCreatedV1, SchoolProvisionedV1
 
@@ -50,8 +50,8 @@ TOPICS: dict[str, Topic] = {t.name: t for t in (
           "Four-eyes decisions on official-sensitive messages."),
     Topic("messages.recalled", (MessageRecalledV1,), ("ingest",), ("dispatch",),
           "A message was recalled; its key is already destroyed."),
-    Topic("deliveries.status", (DeliveryStatusV1,), ("dispatch",), ("ingest",),
-          "A delivery (message, recipient, channel) changed state."),
+    Topic("deliveries.status", (DeliveryStatusV1, DeliveryStatusV2), ("dispatch",), ("ingest",),
+          "Deliveries changed state: v2 carries up to 500 of one school; v1 (one delivery) is still read."),
     Topic("auth.credentials", (CredentialIssuedV1, CredentialRevokedV1), ("ingest",),
           ALL_SERVICES, "Credentials issued and revoked; services keep a hash-only projection."),
 )}

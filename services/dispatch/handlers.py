@@ -10,10 +10,10 @@ from pupilpost import access, db, tenancy
 from pupilpost.runner import Service
 from schemas.directory import DirectoryChange, DirectoryChangesV1
 from schemas.messages import (
-    DeliveryStatusV1, MessageApprovalV1, MessageClassifiedV1, MessageRecalledV1, MessageSubmittedV1,
+    MessageApprovalV1, MessageClassifiedV1, MessageRecalledV1, MessageSubmittedV1,
 )
 from schemas.tenancy import SchoolCreatedV1
-from services.dispatch import logic, store
+from services.dispatch import logic, status, store
 
 
 async def on_school_created(evt: SchoolCreatedV1, conn: db.Conn, svc: Service) -> None:
@@ -151,8 +151,7 @@ async def _staff(conn: db.Conn, svc: Service, school_id: UUID) -> list[tuple[UUI
 
 async def _statuses(conn: db.Conn, svc: Service, school_id: UUID, message_id: UUID,
                     deliveries: list[tuple[UUID, str]], state: str) -> None:
-    await svc.outbox.add(conn, *(DeliveryStatusV1(school_id=school_id, delivery_id=d, message_id=message_id,
-                                                  channel=ch, state=state) for d, ch in deliveries))  # type: ignore[arg-type]
+    await svc.outbox.add(conn, *status.now_in(school_id, message_id, deliveries, state))
 
 
 def register(svc: Service) -> None:

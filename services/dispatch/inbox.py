@@ -25,10 +25,9 @@ from pupilpost import db, telemetry
 from pupilpost.crypto import KeyUnavailable
 from pupilpost.runner import Service
 from schemas.audit import AccessV1
-from schemas.messages import DeliveryStatusV1
 from services.dispatch import inbox_auth as ia
 from services.dispatch import inbox_store as ist
-from services.dispatch import logic
+from services.dispatch import logic, status
 from services.dispatch.channels import Channels
 from services.dispatch.content import Renderer
 from services.dispatch.inbox_models import Login, NewSubscription, Preferences, Verify
@@ -244,8 +243,8 @@ async def _mark_read(conn: db.Conn, svc: Service, who: ia.Parent, row: dict[str,
         return
     state = logic.advance(row["state"], "read")
     await ist.mark_read(conn, row["delivery_id"], state)
-    await svc.outbox.add(conn, DeliveryStatusV1(school_id=who.school_id, delivery_id=row["delivery_id"],
-                                                message_id=row["message_id"], channel="app", state="read"))
+    await svc.outbox.add(conn, *status.now_in(who.school_id, row["message_id"], [(row["delivery_id"], "app")],
+                                              "read"))
 
 
 def _preferences_view(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -34,8 +34,7 @@ import asyncpg
 from pupilpost import access, db
 from pupilpost.crypto import CryptoError
 from pupilpost.runner import Service
-from schemas.messages import DeliveryStatusV1
-from services.dispatch import logic
+from services.dispatch import logic, status
 from services.dispatch.channels import Channels
 from services.dispatch.content import Renderer
 from services.dispatch.providers.base import PermanentFailure, SubscriptionGone, TransientFailure
@@ -66,7 +65,8 @@ UPDATE dispatch.delivery d SET state = t.state, provider_message_id = coalesce(t
   sent_at = CASE WHEN t.state IN ('sent', 'delivered') THEN now() ELSE d.sent_at END, updated_at = now()
 FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS t(id, state, pid, code, next_at)
 WHERE d.delivery_id = t.id AND d.state = 'sending' AND d.claimed_by = $1
-RETURNING d.delivery_id, d.school_id, d.message_id, d.channel, d.state, d.provider_message_id, d.error_code
+RETURNING d.delivery_id, d.school_id, d.message_id, d.channel, d.state, d.provider_message_id, d.error_code,
+  d.updated_at
 """
 
 # Reports that can now be applied: an SMS receipt to a `sent` SMS, a bounce to a sent/delivered email.
@@ -84,7 +84,8 @@ WITH m AS (
 gone AS (DELETE FROM dispatch.provider_report WHERE report_id IN (SELECT report_id FROM m))
 UPDATE dispatch.delivery d SET state = m.outcome, error_code = m.code, updated_at = now()
 FROM m WHERE d.delivery_id = m.delivery_id
-RETURNING d.delivery_id, d.school_id, d.message_id, d.channel, d.state, d.provider_message_id, d.error_code
+RETURNING d.delivery_id, d.school_id, d.message_id, d.channel, d.state, d.provider_message_id, d.error_code,
+  d.updated_at
 """
 
 FALLBACK = """
@@ -101,7 +102,7 @@ WHERE d.channel = 'app' AND d.state IN ('sent', 'delivered') AND d.read_at IS NU
                   WHERE s.message_id = d.message_id AND s.contact_id = d.contact_id AND s.channel = 'sms')
 LIMIT 1000
 ON CONFLICT (message_id, contact_id, channel) DO NOTHING
-RETURNING delivery_id, school_id, message_id, channel, state, provider_message_id, error_code
+RETURNING delivery_id, school_id, message_id, channel, state, provider_message_id, error_code, updated_at
 """
 
 DEFAULT_FOOTER = ("You receive this because you are a contact of a pupil at {school}. "
@@ -121,14 +122,6 @@ class Result:
 
 def _instance_key(instance: UUID) -> int:
     return int.from_bytes(instance.bytes[:4], "big", signed=True)
-
-
-def statuses(rows: Iterable[Any]) -> list[DeliveryStatusV1]:
-    """deliveries.status events for updated delivery rows (internal states are not reported)."""
-    return [DeliveryStatusV1(school_id=r["school_id"], delivery_id=r["delivery_id"], message_id=r["message_id"],
-                             channel=r["channel"], state=r["state"], provider_message_id=r["provider_message_id"],
-                             error_code=r["error_code"])
-            for r in rows if r["state"] not in ("sending",)]
 
 
 class Sender:
@@ -383,7 +376,7 @@ class Sender:
                 [r.code for r in results], [r.retry_at for r in results])
             reported = [r for r in rows if r["state"] != "queued"]
             reported += await conn.fetch(APPLY_REPORTS)
-            await self.svc.outbox.add(conn, *statuses(reported))
+            await self.svc.outbox.add(conn, *status.from_rows(reported))
         self.handed_off += sum(1 for r in results if r.outcome in ("sent", "delivered"))
 
     # --- reports, recovery, fallback --------------------------------------------------------
@@ -407,12 +400,12 @@ class Sender:
         async with db.operator_tx(self.svc.db()) as conn:
             await conn.execute("INSERT INTO dispatch.provider_report (channel, ref, outcome, code)"
                                " VALUES ($1, $2, $3, $4)", channel, ref[:200], outcome, (code or "")[:50] or None)
-            await self.svc.outbox.add(conn, *statuses(await conn.fetch(APPLY_REPORTS)))
+            await self.svc.outbox.add(conn, *status.from_rows(await conn.fetch(APPLY_REPORTS)))
 
     async def apply_reports(self) -> None:
         """Apply receipts/bounces that arrived before their hand-off was recorded; drop week-old strays."""
         async with db.operator_tx(self.svc.db()) as conn:
-            await self.svc.outbox.add(conn, *statuses(await conn.fetch(APPLY_REPORTS)))
+            await self.svc.outbox.add(conn, *status.from_rows(await conn.fetch(APPLY_REPORTS)))
             await conn.execute("DELETE FROM dispatch.provider_report WHERE received_at < now() - interval '7 days'")
 
     async def recover(self) -> int:
@@ -444,7 +437,7 @@ class Sender:
         """An app message unread after `fallback_after_seconds`: queue an SMS notice."""
         async with db.operator_tx(self.svc.db()) as conn:
             rows = await conn.fetch(FALLBACK, self.settings.fallback_after_seconds)
-            await self.svc.outbox.add(conn, *statuses(rows))
+            await self.svc.outbox.add(conn, *status.from_rows(rows))
         if rows:
             self._wake.set()
         return len(rows)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pupilpost import auth, db, tenancy
 from pupilpost.runner import Service
-from schemas.messages import DeliveryStatusV1, MessageClassifiedV1
+from schemas.messages import DeliveryStatusV1, DeliveryStatusV2, MessageClassifiedV1
 from schemas.tenancy import SchoolCreatedV1, SchoolProvisionedV1
 from services.ingest import messages_store, store
 
@@ -44,12 +44,18 @@ async def on_delivery_status(evt: DeliveryStatusV1, conn: db.Conn, svc: Service)
     await messages_store.save_delivery(conn, evt)
 
 
+async def on_delivery_statuses(evt: DeliveryStatusV2, conn: db.Conn, svc: Service) -> None:
+    """Keep the school's view of a batch of deliveries current."""
+    await messages_store.save_deliveries(conn, evt.school_id, evt.updates)
+
+
 def register(svc: Service) -> None:
     """Route ingest's events to their handlers."""
     svc.handle(SchoolCreatedV1, on_school_created)
     svc.handle(SchoolProvisionedV1, on_school_provisioned)
     svc.handle(MessageClassifiedV1, on_classified)
     svc.handle(DeliveryStatusV1, on_delivery_status)
+    svc.handle(DeliveryStatusV2, on_delivery_statuses)
 
 
 async def bootstrap_operator(svc: Service, path: Path) -> None:

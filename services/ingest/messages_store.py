@@ -1,11 +1,12 @@
 """Every SQL statement of ingest's messages, approvals and delivery projection."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from pupilpost.db import Conn
-from schemas.messages import Audience, DeliveryStatusV1, MessageClassifiedV1, MessageSubmittedV1
+from schemas.messages import Audience, DeliveryStatusV1, DeliveryUpdate, MessageClassifiedV1, MessageSubmittedV1
 
 
 async def require_approval(conn: Conn, school_id: UUID) -> bool:
@@ -80,6 +81,27 @@ async def save_delivery(conn: Conn, evt: DeliveryStatusV1) -> None:
         " WHERE ingest.message_delivery.updated_at <= EXCLUDED.updated_at",
         evt.delivery_id, evt.school_id, evt.message_id, evt.channel, evt.state, evt.provider_message_id,
         evt.error_code, evt.occurred_at)
+
+
+async def save_deliveries(conn: Conn, school_id: UUID, updates: Sequence[DeliveryUpdate]) -> None:
+    """Project a batch of deliveries' states (per delivery the latest report wins, whatever the order)."""
+    latest: dict[UUID, DeliveryUpdate] = {}
+    for u in updates:
+        if u.delivery_id not in latest or latest[u.delivery_id].at <= u.at:
+            latest[u.delivery_id] = u
+    rows = list(latest.values())
+    await conn.execute(
+        "INSERT INTO ingest.message_delivery (delivery_id, school_id, message_id, channel, state,"
+        " provider_message_id, error_code, updated_at)"
+        " SELECT d, $1, m, c, s, p, e, t FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[],"
+        " $7::text[], $8::timestamptz[]) AS x(d, m, c, s, p, e, t)"
+        " ON CONFLICT (delivery_id) DO UPDATE SET state = EXCLUDED.state,"
+        " provider_message_id = coalesce(EXCLUDED.provider_message_id, ingest.message_delivery.provider_message_id),"
+        " error_code = EXCLUDED.error_code, updated_at = EXCLUDED.updated_at"
+        " WHERE ingest.message_delivery.updated_at <= EXCLUDED.updated_at",
+        school_id, [u.delivery_id for u in rows], [u.message_id for u in rows], [u.channel for u in rows],
+        [u.state for u in rows], [u.provider_message_id for u in rows], [u.error_code for u in rows],
+        [u.at for u in rows])
 
 
 async def delivery_counts(conn: Conn, message_id: UUID) -> dict[str, dict[str, int]]:
