@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RESPONSE_TIMEOUT = 5.0
+WINDOW = 10  # outstanding requests per session (SMPP 3.4 §2.6 windowing)
 _STATE_TLV = {"DELIVRD": 2, "EXPIRED": 3, "DELETED": 4, "UNDELIV": 5, "ACCEPTD": 6, "REJECTD": 8}
 
 
@@ -28,6 +29,8 @@ class Session:
         self._seq = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[smpp.Pdu]] = {}
         self._keepalive: asyncio.Task[None] | None = None
+        # Like a real SMSC, at most WINDOW deliver_sm unacknowledged at once on one session.
+        self._window = asyncio.Semaphore(WINDOW)
 
     @property
     def can_receive(self) -> bool:
@@ -143,7 +146,8 @@ class Session:
             tlvs={smpp.TLV_RECEIPTED_MESSAGE_ID: record.id.encode("ascii") + b"\x00",
                   smpp.TLV_MESSAGE_STATE: bytes([_STATE_TLV.get(record.state, 7)])})
         try:
-            resp = await self.request(smpp.DELIVER_SM, smpp.encode_short_message(sm))
+            async with self._window:
+                resp = await self.request(smpp.DELIVER_SM, smpp.encode_short_message(sm))
         except (TimeoutError, ConnectionError):
             return False
         return resp.status == smpp.ESME_ROK

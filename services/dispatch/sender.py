@@ -133,6 +133,8 @@ class Sender:
         self.channels = Channels.from_settings(settings, self.on_receipt, self.on_bounce)
         self.handed_off = 0
         self._wake = asyncio.Event()
+        self._reports: list[tuple[str, str, str, str | None]] = []
+        self._report_due = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._lock_conn: asyncpg.Connection | None = None
         self._stopping = False
@@ -151,11 +153,13 @@ class Sender:
         self._tasks += [asyncio.create_task(self._work(urgent_only=True), name=f"dispatch-urgent-{i}")
                         for i in range(self.settings.sender_urgent_workers)]
         self._tasks.append(asyncio.create_task(self._maintain(), name="dispatch-maintenance"))
+        self._tasks.append(asyncio.create_task(self._flush_reports_loop(), name="dispatch-receipts"))
 
     async def stop(self) -> None:
         """Let in-flight batches finish (briefly), then disconnect."""
         self._stopping = True
         self._wake.set()
+        self._report_due.set()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=10)
             for t in pending:
@@ -163,6 +167,8 @@ class Sender:
             await asyncio.gather(*pending, return_exceptions=True)
             self._tasks = []
         await self.channels.stop()
+        with contextlib.suppress(Exception):
+            await self.flush_reports()  # receipts that came in while stopping
         if self._lock_conn is not None:
             with contextlib.suppress(Exception):
                 await self._lock_conn.close()
@@ -397,10 +403,39 @@ class Sender:
         await self._report("email", str(delivery_id), "bounced", bounce.status)
 
     async def _report(self, channel: str, ref: str, outcome: str, code: str | None) -> None:
-        async with db.operator_tx(self.svc.db()) as conn:
-            await conn.execute("INSERT INTO dispatch.provider_report (channel, ref, outcome, code)"
-                               " VALUES ($1, $2, $3, $4)", channel, ref[:200], outcome, (code or "")[:50] or None)
-            await self.svc.outbox.add(conn, *status.from_rows(await conn.fetch(APPLY_REPORTS)))
+        """Queue a report; they are written and applied together, a batch per transaction."""
+        self._reports.append((channel, ref[:200], outcome, (code or "")[:50] or None))
+        if len(self._reports) >= self.settings.sender_batch:
+            await self.flush_reports()
+        else:
+            self._report_due.set()
+
+    async def flush_reports(self) -> None:
+        """Write the queued receipts/bounces and apply every one that can be (one transaction)."""
+        reports, self._reports = self._reports, []
+        if not reports:
+            return
+        try:
+            async with db.operator_tx(self.svc.db()) as conn:
+                await conn.execute(
+                    "INSERT INTO dispatch.provider_report (channel, ref, outcome, code)"
+                    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])",
+                    *[list(col) for col in zip(*reports, strict=True)])
+                await self.svc.outbox.add(conn, *status.from_rows(await conn.fetch(APPLY_REPORTS)))
+        except BaseException:
+            self._reports[:0] = reports  # not written: keep them for the next flush
+            raise
+
+    async def _flush_reports_loop(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._report_due.wait(), 1.0)
+            self._report_due.clear()
+            await asyncio.sleep(0.05)  # let a burst of receipts gather
+            try:
+                await self.flush_reports()
+            except Exception as exc:  # noqa: BLE001 - kept, retried on the next round
+                log.error("dispatch could not record receipts: %s", type(exc).__name__)
 
     async def apply_reports(self) -> None:
         """Apply receipts/bounces that arrived before their hand-off was recorded; drop week-old strays."""

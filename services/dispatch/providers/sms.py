@@ -35,6 +35,10 @@ TLV_MESSAGE_PAYLOAD = 0x0424
 # Vendor-specific TLV carrying our idempotency key (the delivery id) so an SMSC that supports
 # client references can drop a re-submission after a crash; others pass it through untouched.
 TLV_CLIENT_REFERENCE = 0x1501
+# Inbound PDUs (receipts) the session buffers before it gives up on the ESME: the library's
+# default dropped the bind under a snow day's burst of receipts (bench.snowday), so keep a deep
+# buffer and drain it at once into a queue of our own.
+INBOUND_CAPACITY = 4096
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _STATUS_IN_ERROR = re.compile(r"\(0x([0-9A-Fa-f]{8})\)")
 
@@ -88,6 +92,10 @@ class SmppProvider:
         self._smsc: smpp34.Smsc | None = None
         self._bound = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
+        # Receipts are handed to `on_receipt` by a task of their own, so a slow handler never stalls
+        # the session's reads (a stalled session misses enquire_link and is dropped by the SMSC).
+        self._receipts: asyncio.Queue[Receipt] = asyncio.Queue()
+        self._receipt_task: asyncio.Task[None] | None = None
         self._stopping = False
         self.binds = 0
 
@@ -101,6 +109,7 @@ class SmppProvider:
         if self._supervisor is None:
             self._stopping = False
             self._supervisor = asyncio.create_task(self._supervise(), name="smpp-supervisor")
+            self._receipt_task = asyncio.create_task(self._hand_receipts(), name="smpp-receipts")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._bound.wait(), self._connect_timeout + 1.0)
 
@@ -111,11 +120,12 @@ class SmppProvider:
         if smsc is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(smsc.unbind(), 5)
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
-            self._supervisor = None
+        for task in (self._supervisor, self._receipt_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._supervisor = self._receipt_task = None
         self._bound.clear()
 
     async def submit(self, to_e164: str, text: str, reference: str) -> str:
@@ -170,6 +180,7 @@ class SmppProvider:
             system_id, password = self._credentials
             client = smpp34.Client(self.host, self.port, system_id, password, bind_type="TRX",
                                    window_size=self._window,
+                                   inbound_capacity=INBOUND_CAPACITY,
                                    connect_timeout_ms=int(self._connect_timeout * 1000))
             try:
                 smsc = await client.connect()
@@ -205,7 +216,14 @@ class SmppProvider:
             receipt = parse_receipt(event.short_message, {t.tag: t.value for t in event.tlvs})
             if receipt is None or receipt.outcome is None or self.on_receipt is None:
                 continue
+            self._receipts.put_nowait(receipt)
+
+    async def _hand_receipts(self) -> None:
+        while True:
+            receipt = await self._receipts.get()
+            if self.on_receipt is None or receipt.outcome is None:
+                continue
             try:
                 await self.on_receipt(receipt.message_id, receipt.outcome, receipt.error_code)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one bad receipt must not stop the others
                 log.error("receipt handler failed for message %s: %s", receipt.message_id, type(exc).__name__)

@@ -225,3 +225,19 @@ async def _has(receipts: Receipts, message_id: str) -> bool:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_burst_of_receipts_keeps_the_bind(receipts: Receipts) -> None:
+    """2,000 receipts at once (a snow day) are all handed over on the first bind, none dropped."""
+    smsc = SmscPeer(SmscConfig(port=0, http_port=0, receipt_delay=0.01))
+    await smsc.start()
+    provider = esme(smsc.port, receipts, rate_per_second=5000.0)
+    try:
+        await provider.start()
+        ids = await asyncio.gather(*(provider.submit(f"+4477009{i % 1000:05d}"[:13], "snow day", f"d-{i}")
+                                     for i in range(2000)))
+        await eventually(lambda: _true(len(receipts.got) == 2000), timeout=60)
+        assert set(receipts.got) == set(ids) and provider.binds == 1
+    finally:
+        await provider.stop()
+        await smsc.stop()
