@@ -308,34 +308,32 @@ class Sender:
     # --- hand-off per channel ---------------------------------------------------------------
     def _email_job(self, d: Any, to: str | None, subject: str, text: str, footer: str,
                    school: str) -> Callable[[], Awaitable[Result]]:
-        async def job() -> Result:
-            if not to:
-                return Result(d["delivery_id"], "failed", code="no confirmed email")
-            if self.channels.email is None:
-                return self._failure(d, TransientFailure("email channel not configured"))
-            try:
-                pid = await self.channels.email.send(OutboundEmail(
-                    delivery_id=str(d["delivery_id"]), to=to, subject=subject, text=text, footer=footer,
-                    from_name=school), urgent=d["urgent"])
-            except (TransientFailure, PermanentFailure) as exc:
-                return self._failure(d, exc)
-            except ValueError:
-                return Result(d["delivery_id"], "failed", code="invalid address")
-            return Result(d["delivery_id"], "sent", provider_id=pid)
-        return job
+        email = self.channels.email
+        return self._provider_job(d, "email", to, None if email is None else lambda: email.send(OutboundEmail(
+            delivery_id=str(d["delivery_id"]), to=to or "", subject=subject, text=text, footer=footer,
+            from_name=school), urgent=d["urgent"]))
 
     def _sms_job(self, d: Any, to: str | None, text: str) -> Callable[[], Awaitable[Result]]:
+        sms = self.channels.sms
+        return self._provider_job(d, "sms", to, None if sms is None else lambda: sms.submit(
+            to or "", text, reference=str(d["delivery_id"])))
+
+    def _provider_job(self, d: Any, channel: str, to: str | None,
+                      send: Callable[[], Awaitable[str]] | None) -> Callable[[], Awaitable[Result]]:
+        """One hand-off to an outside provider: its id on success, a retry or a failure otherwise."""
+        what = "email" if channel == "email" else "mobile"
+
         async def job() -> Result:
             if not to:
-                return Result(d["delivery_id"], "failed", code="no confirmed mobile")
-            if self.channels.sms is None:
-                return self._failure(d, TransientFailure("sms channel not configured"))
+                return Result(d["delivery_id"], "failed", code=f"no confirmed {what}")
+            if send is None:
+                return self._failure(d, TransientFailure(f"{channel} channel not configured"))
             try:
-                pid = await self.channels.sms.submit(to, text, reference=str(d["delivery_id"]))
+                pid = await send()
             except (TransientFailure, PermanentFailure) as exc:
                 return self._failure(d, exc)
-            except ValueError:
-                return Result(d["delivery_id"], "failed", code="invalid number")
+            except ValueError:  # the provider cannot carry this address or number
+                return Result(d["delivery_id"], "failed", code=f"invalid {what}")
             return Result(d["delivery_id"], "sent", provider_id=pid)
         return job
 
