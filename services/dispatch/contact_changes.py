@@ -10,6 +10,7 @@ Until then the old confirmed value stays in use. The outcome event needs no acti
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 
@@ -17,6 +18,7 @@ from pupilpost import access, db
 from pupilpost.runner import Service
 from schemas.directory import ContactChangeDecidedV1, ContactChangeRequestedV1
 from services.dispatch import store
+from services.dispatch.channels import Channels
 from services.dispatch.providers.email import OutboundEmail
 
 log = logging.getLogger(__name__)
@@ -29,11 +31,10 @@ def request_text(school: str, field: str, url: str) -> str:
             f"it: {url}\nIf it is not, open the same link and reject it, so the school can correct its records.")
 
 
-async def on_requested(evt: ContactChangeRequestedV1, conn: db.Conn, svc: Service) -> None:
+async def on_requested(evt: ContactChangeRequestedV1, conn: db.Conn, svc: Service, channels: Channels) -> None:
     """Send the confirmation request to the new value, by the channel it belongs to."""
     body = json.loads(await svc.keys().decrypt(conn, evt.school_id, "directory.contact_change",
                                                base64.b64decode(evt.body)))
-    channels = svc.app.state.sender.channels
     school = await store.school_name(conn, evt.school_id) or "Your school"
     url = f"{svc.settings.public_url.rstrip('/')}/confirm-contact#change={evt.change_id}&secret={body['secret']}"
     text = request_text(school, evt.field, url)
@@ -51,11 +52,15 @@ async def on_requested(evt: ContactChangeRequestedV1, conn: db.Conn, svc: Servic
                         purpose=f"ask the parent to confirm a new {evt.field}")
 
 
+async def _with_channels(channels: Channels, evt: ContactChangeRequestedV1, conn: db.Conn, svc: Service) -> None:
+    await on_requested(evt, conn, svc, channels)
+
+
 async def on_decided(evt: ContactChangeDecidedV1, conn: db.Conn, svc: Service) -> None:
     """Nothing to do: the accepted value reaches dispatch as a directory change."""
 
 
-def register(svc: Service) -> None:
-    """Route the contact-change events to their handlers."""
-    svc.handle(ContactChangeRequestedV1, on_requested)
+def register(svc: Service, channels: Channels) -> None:
+    """Route the contact-change events to their handlers, sending through `channels`."""
+    svc.handle(ContactChangeRequestedV1, functools.partial(_with_channels, channels))
     svc.handle(ContactChangeDecidedV1, on_decided)

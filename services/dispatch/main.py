@@ -16,12 +16,11 @@ def create(platform: PlatformSettings | None = None, settings: DispatchSettings 
     settings = settings or DispatchSettings()
     svc = create_service("dispatch", platform or PlatformSettings(), settings, MIGRATIONS)
     handlers.register(svc)
-    contact_changes.register(svc)
     engine = sender.Sender(svc, settings)
+    contact_changes.register(svc, engine.channels)
     svc.app.include_router(inbox.router(svc, engine.channels))
     svc.app.include_router(school_api.router(svc))
     svc.on_start.append(engine.start)
     svc.on_stop.append(engine.stop)
-    svc.app.state.sender = engine
     subscribe(svc)
     return svc

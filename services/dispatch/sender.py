@@ -133,6 +133,7 @@ class Sender:
         self.channels = Channels.from_settings(settings, self.on_receipt, self.on_bounce)
         self.handed_off = 0
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
         self._reports: list[tuple[str, str, str, str | None]] = []
         self._report_due = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -143,6 +144,7 @@ class Sender:
     async def start(self, svc: Service) -> None:
         """Take this instance's liveness lock, recover dead instances' hand-offs, start the workers."""
         self._stopping = False
+        self._stop.clear()
         await self.channels.start()
         await self._keep_alive_lock()
         await self.recover()
@@ -158,6 +160,7 @@ class Sender:
     async def stop(self) -> None:
         """Let in-flight batches finish (briefly), then disconnect."""
         self._stopping = True
+        self._stop.set()
         self._wake.set()
         self._report_due.set()
         if self._tasks:
@@ -211,11 +214,7 @@ class Sender:
             except Exception as exc:  # noqa: BLE001 - maintenance retries on its next round
                 log.error("dispatch maintenance failed: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped(), self.settings.maintenance_seconds)
-
-    async def _stopped(self) -> None:
-        while not self._stopping:
-            await asyncio.sleep(0.2)
+                await asyncio.wait_for(self._stop.wait(), self.settings.maintenance_seconds)
 
     # --- one batch --------------------------------------------------------------------------
     async def run_once(self, urgent_only: bool = False) -> int:
