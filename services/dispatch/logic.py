@@ -64,8 +64,8 @@ def notice(school_name: str) -> str:
     return f"You have a new message from {school_name} in Pupilpost. Log in to the app to read it."
 
 
-def push_preview(school_name: str) -> str:
-    """Lock-screen text: never any personal data, whatever the message."""
+def neutral_title(school_name: str) -> str:
+    """The headline of a push (lock screens) and of a notice email: never any personal data."""
     return f"New message from {school_name}"
 
 

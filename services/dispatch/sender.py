@@ -233,11 +233,12 @@ class Sender:
         """Decrypt what each hand-off needs (committed with the claim, so nothing is sent unclaimed)."""
         ids = lambda col: list({r[col] for r in claimed})  # noqa: E731
         messages = {r["message_id"]: r for r in await conn.fetch(
-            "SELECT message_id, state, kind, personalised, content FROM dispatch.message"
+            "SELECT message_id, state, personalised, content FROM dispatch.message"
             " WHERE message_id = ANY($1::uuid[])", ids("message_id"))}
         schools = {r["school_id"]: r for r in await conn.fetch(
             "SELECT school_id, name, email_footer FROM dispatch.school WHERE school_id = ANY($1::uuid[])",
             ids("school_id"))}
+        footers = {sid: (r["email_footer"] or DEFAULT_FOOTER).format(school=r["name"]) for sid, r in schools.items()}
         bodies = {r["id"]: r["body"] for r in await conn.fetch(
             "SELECT contact_id AS id, body FROM dispatch.contact WHERE contact_id = ANY($1::uuid[])"
             " UNION ALL SELECT staff_id, body FROM dispatch.staff WHERE staff_id = ANY($1::uuid[])",
@@ -272,10 +273,9 @@ class Sender:
                 jobs.append(_done(Result(d["delivery_id"], "failed", code="recipient unreadable")))
                 continue
             reads[d["school_id"]] = reads.get(d["school_id"], 0) + 1
-            footer = (school["email_footer"] if school and school["email_footer"] else DEFAULT_FOOTER).format(
-                school=name)
+            footer = footers.get(d["school_id"]) or DEFAULT_FOOTER.format(school=name)
             if d["content"] == "notice":
-                subject, text = f"New message from {name}", logic.notice(name)
+                subject, text = logic.neutral_title(name), logic.notice(name)
             else:
                 subject, text = content.subject, content.body
             if d["channel"] == "email":
@@ -340,7 +340,7 @@ class Sender:
         async def job() -> Result:
             # The inbox item is the delivery itself: committing `delivered` makes it visible. The push
             # is a nudge whose visible text carries no personal data (lock screens).
-            payload = {"title": logic.push_preview(school), "body": "Open Pupilpost to read it.",
+            payload = {"title": logic.neutral_title(school), "body": "Open Pupilpost to read it.",
                        "delivery_id": str(d["delivery_id"])}
             for subscription_id, sub in subs:
                 try:

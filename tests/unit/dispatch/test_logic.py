@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from services.dispatch.logic import (
     CHANNELS, TERMINAL, IllegalTransition, Recipient, advance, available, fallback_due, next_attempt, notice,
-    plan_channels, push_preview,
+    plan_channels, neutral_title,
 )
 
 recipients = st.builds(Recipient, has_email=st.booleans(), has_mobile=st.booleans(), has_app=st.booleans(),
@@ -65,7 +65,7 @@ def test_one_delivery_per_channel(level, kind, r):
 def test_notices_and_previews_carry_only_the_school_name():
     assert notice("Brookvale Primary") == (
         "You have a new message from Brookvale Primary in Pupilpost. Log in to the app to read it.")
-    assert push_preview("Brookvale Primary") == "New message from Brookvale Primary"
+    assert neutral_title("Brookvale Primary") == "New message from Brookvale Primary"
 
 
 @given(states, states)
