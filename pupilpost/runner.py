@@ -112,17 +112,31 @@ class Service:
                 f"cannot reach Kafka at {self.platform.kafka_bootstrap}: {exc.__class__.__name__}") from exc
 
     async def stop(self) -> None:
-        """Stop relay, broker and pool; safe to call twice."""
+        """Stop hooks, relay, broker and pool; safe to call twice. Each step is bounded by
+        `settings.stop_step_seconds`: a step that overruns is logged and abandoned (the pool is
+        then terminated, its connections cut), so a stuck dependency never holds a shutdown."""
         self.ready = False
         for hook in self.on_stop:
-            await hook()
+            await self._bounded(f"stop hook {getattr(hook, '__qualname__', hook)}", hook())
         if self.relay is not None:
-            await self.relay.stop()
+            await self._bounded("outbox relay", self.relay.stop())
             self.relay = None
-        await self.broker.stop()
+        await self._bounded("kafka broker", self.broker.stop())
         if self.pool is not None:
-            await self.pool.close()
-            self.pool = None
+            pool, self.pool = self.pool, None
+            if not await self._bounded("database pool", pool.close()):
+                pool.terminate()
+
+    async def _bounded(self, what: str, step: Awaitable[Any]) -> bool:
+        try:
+            await asyncio.wait_for(step, self.settings.stop_step_seconds)
+            return True
+        except TimeoutError:
+            log.error("%s: stopping the %s took over %.0f s; abandoned",
+                      self.name, what, self.settings.stop_step_seconds)
+        except Exception as exc:  # noqa: BLE001 - a failing step must not stop the others
+            log.error("%s: stopping the %s failed: %s", self.name, what, type(exc).__name__)
+        return False
 
     async def is_ready(self) -> bool:
         """Migrations ran, the database answers and the broker is reachable."""

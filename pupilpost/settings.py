@@ -50,3 +50,6 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8001
     pool_min: int = 1
     pool_max: int = 10
+    # Each step of a shutdown (a stop hook, the outbox relay, the broker, the pool) gets this long
+    # before it is abandoned; in-flight work is recovered by whoever starts next.
+    stop_step_seconds: float = Field(default=20.0, gt=0)

@@ -189,7 +189,7 @@ async def outside(env: Env, vapid_key_file: Path) -> AsyncIterator[Any]:
     try:
         yield handle
     finally:
-        await handle.stop()
+        await asyncio.wait_for(handle.stop(), 30)
 
 
 @pytest.fixture
@@ -223,6 +223,49 @@ async def eventually(check, timeout: float = 20.0, interval: float = 0.1):
     raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}")
 
 
+# A test that hangs fails (pytest-timeout, configured in pyproject.toml) instead of holding CI;
+# at 80% of that timeout the watchdog prints every pending asyncio task's stack into the test's
+# captured output, since the timeout's own dump shows only threads (an idle event loop).
+_LOOP: list[asyncio.AbstractEventLoop] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _session_loop() -> AsyncIterator[None]:
+    _LOOP.append(asyncio.get_running_loop())
+    yield
+
+
+def _dump_tasks(nodeid: str, after: float) -> None:
+    import sys
+    import traceback
+
+    out = [f"\n=== watchdog: {nodeid} still running after {after:.0f}s; pending asyncio tasks ==="]
+    for task in asyncio.all_tasks(_LOOP[0]):
+        out.append(f"--- {task.get_name()}: {task.get_coro()!r}")
+        out.extend(line.rstrip() for frame in task.get_stack(limit=12)
+                   for line in traceback.format_stack(frame, limit=1))
+    print("\n".join(out), file=sys.stderr, flush=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    import threading
+
+    after = 0.8 * float(item.config.getoption("timeout", None) or item.config.getini("timeout") or 300)
+
+    def fire() -> None:
+        if _LOOP and not _LOOP[0].is_closed():
+            _LOOP[0].call_soon_threadsafe(_dump_tasks, item.nodeid, after)
+
+    timer = threading.Timer(after, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        return (yield)
+    finally:
+        timer.cancel()
+
+
 @pytest.fixture
 def spans() -> InMemorySpanExporter:
     """The session's in-memory span exporter, emptied for this test."""
@@ -242,6 +285,8 @@ async def serving(svc: Service) -> AsyncIterator[str]:
                                            lifespan="off"))
     task = asyncio.create_task(server.serve())
     while not server.started:
+        if task.done():  # it could not bind (the port was taken meanwhile): say so, don't wait forever
+            raise RuntimeError(f"the test server could not start on port {port}")
         await asyncio.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}"

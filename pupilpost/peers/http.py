@@ -50,7 +50,8 @@ class HttpServer:
         """Bind (port 0: the OS picks one) and serve; returns once requests are accepted."""
         self._sock = bind_socket(self.host, self.port)
         self.port = int(self._sock.getsockname()[1])
-        config = uvicorn.Config(self._app, log_config=None, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(self._app, log_config=None, log_level="warning", lifespan="off", access_log=False,
+                                timeout_graceful_shutdown=5)  # a held request never holds a stop
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
         while not self._server.started:
