@@ -191,9 +191,26 @@ class Work:
     handler: Handler
 
 
+@dataclass(frozen=True)
+class Lane:
+    """A consumer group of its own, beside the service's main one, for the events `takes` picks
+    from `topics`; the main group passes those events by. An urgent message then never queues
+    behind a snow day's bulk work: the two groups fetch and handle independently, each in order.
+    Both lanes share the service's handlers and its processed-event table."""
+
+    name: str
+    topics: tuple[str, ...]
+    takes: Callable[[Envelope], bool]
+
+    def owns(self, topic: str, event: Envelope) -> bool:
+        """Whether this lane (not the main group) handles `event` read from `topic`."""
+        return topic in self.topics and self.takes(event)
+
+
 @dataclass
 class Consumer:
-    """The single consumer group of one service over all the topics it consumes."""
+    """One consumer group of one service: the main group over all the topics it consumes
+    (minus what its lanes take), or, with `lane`, that lane's group."""
 
     service: str
     schema: str
@@ -201,20 +218,34 @@ class Consumer:
     platform: PlatformSettings
     pool_ref: Callable[[], db.Pool]
     handlers: dict[type[Envelope], Handler]
+    lanes: tuple[Lane, ...] = ()
+    lane: Lane | None = None
+
+    @property
+    def group(self) -> str:
+        """The registry-level group name: the service's, or `<service>-<lane>`."""
+        return self.service if self.lane is None else f"{self.service}-{self.lane.name}"
 
     def topics(self) -> list[str]:
-        """The registry names of topics this service consumes."""
+        """The registry names of topics this group consumes."""
+        if self.lane is not None:
+            return list(self.lane.topics)
         return [t.name for t in consumed_by(self.service)]
 
+    def _passes_by(self, topic: str, event: Envelope) -> bool:
+        if self.lane is not None:
+            return not self.lane.owns(topic, event)
+        return any(lane.owns(topic, event) for lane in self.lanes)
+
     def register(self) -> None:
-        """Subscribe to every consumed topic with one batch consumer (one group join)."""
+        """Subscribe to this group's topics with one batch consumer (one group join)."""
         names = [full_name(self.platform, t) for t in self.topics()]
         self.broker.subscriber(
             *names,
             batch=True,
             max_records=self.platform.consumer_batch,
             batch_timeout_ms=200,
-            group_id=full_name(self.platform, self.service),
+            group_id=full_name(self.platform, self.group),
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             session_timeout_ms=self.platform.kafka_session_timeout_ms,
@@ -243,7 +274,10 @@ class Consumer:
             if handler is None:
                 raise UnknownEvent(f"{self.service} has no handler for {event.type} v{event.version}")
         except UnknownEvent as exc:
-            await self.dead_letter(record, topic, exc, attempts=1)
+            if self.lane is None:  # the main group dead-letters what cannot be read; a lane leaves it
+                await self.dead_letter(record, topic, exc, attempts=1)
+            return None
+        if self._passes_by(topic, event):
             return None
         return Work(record, topic, event, handler)
 
@@ -303,7 +337,7 @@ class Consumer:
         letter = DeadLetterV1.of(
             topic=topic, partition=record.partition, offset=record.offset,
             key=record.key.decode(errors="replace") if record.key else None, value=record.value or b"",
-            error=exc, attempts=attempts, consumer_group=full_name(self.platform, self.service),
+            error=exc, attempts=attempts, consumer_group=full_name(self.platform, self.group),
             now=datetime.now(UTC))
         await self.broker.publish(letter.model_dump_json().encode(),
                                   full_name(self.platform, TOPICS[topic].dlq), key=record.key)

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 
 from pupilpost import auth, db, telemetry
-from pupilpost.bus import BrokerUnreachable, Consumer, Outbox, OutboxRelay, ensure_topics, make_broker
+from pupilpost.bus import BrokerUnreachable, Consumer, Lane, Outbox, OutboxRelay, ensure_topics, make_broker
 from pupilpost.crypto import CryptoError, Keyring, load_master_key
 from pupilpost.settings import PlatformSettings, ServiceSettings
 from schemas.auth import CredentialIssuedV1, CredentialRevokedV1
@@ -192,9 +192,12 @@ async def _on_credential_revoked(evt: CredentialRevokedV1, conn: db.Conn, svc: S
     await auth.revoke_credential(conn, svc.schema, evt)
 
 
-def subscribe(svc: Service) -> None:
-    """Register the service's one consumer; call after all handlers are added."""
-    Consumer(svc.name, svc.schema, svc.broker, svc.platform, svc.db, dict(svc.handlers)).register()
+def subscribe(svc: Service, lanes: tuple[Lane, ...] = ()) -> None:
+    """Register the service's consumer group, and one more per lane; call after all handlers are added."""
+    handlers = dict(svc.handlers)
+    Consumer(svc.name, svc.schema, svc.broker, svc.platform, svc.db, handlers, lanes=lanes).register()
+    for lane in lanes:
+        Consumer(svc.name, svc.schema, svc.broker, svc.platform, svc.db, handlers, lane=lane).register()
 
 
 async def serve(svc: Service) -> int:

@@ -73,6 +73,12 @@ class MessageClassifiedV1(Envelope):
     other_pupil_named: bool | None = None
     evidence: tuple[Evidence, ...] = ()
     classifier_version: str
+    urgent: bool = Field(default=False, description="copied from the submission: consumers handle it in their urgent lane")
+
+
+def is_urgent(event: Envelope) -> bool:
+    """Whether a message event belongs in the urgent lane (see pupilpost.bus.Lane)."""
+    return bool(getattr(event, "urgent", False))
 
 
 class MessageApprovalV1(Envelope):

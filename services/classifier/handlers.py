@@ -91,7 +91,7 @@ async def _publish(evt: MessageSubmittedV1, conn: db.Conn, svc: Service, result:
         categories=tuple(sorted(str(c) for c in result.categories)), pii=result.pii,  # type: ignore[arg-type]
         personal=result.personal, other_pupil_named=result.other_pupil_named,
         evidence=tuple(Evidence(kind=e.kind, label=e.label, start=e.start, end=e.end) for e in result.evidence),
-        classifier_version=VERSION))
+        classifier_version=VERSION, urgent=evt.urgent))
     await access.record(conn, svc.outbox, svc.name, None, school_id=evt.school_id,
                         resource=f"messages/{evt.message_id}", action="read", purpose="classify message")
 

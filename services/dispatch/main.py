@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pupilpost.bus import Lane
 from pupilpost.runner import Service, create_service, subscribe
 from pupilpost.settings import PlatformSettings
+from schemas.messages import is_urgent
 from services.dispatch import contact_changes, handlers, inbox, school_api, sender
 from services.dispatch.settings import DispatchSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Urgent messages have a consumer group of their own, so a snow day's bulk never delays them.
+URGENT = Lane("urgent", ("messages.submitted", "messages.classified"), is_urgent)
 
 
 def create(platform: PlatformSettings | None = None, settings: DispatchSettings | None = None) -> Service:
@@ -22,5 +26,5 @@ def create(platform: PlatformSettings | None = None, settings: DispatchSettings 
     svc.app.include_router(school_api.router(svc))
     svc.on_start.append(engine.start)
     svc.on_stop.append(engine.stop)
-    subscribe(svc)
+    subscribe(svc, lanes=(URGENT,))
     return svc
