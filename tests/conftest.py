@@ -235,16 +235,26 @@ async def _session_loop() -> AsyncIterator[None]:
     yield
 
 
+_DUMPS: list[str] = []
+
+
 def _dump_tasks(nodeid: str, after: float) -> None:
     import sys
     import traceback
 
-    out = [f"\n=== watchdog: {nodeid} still running after {after:.0f}s; pending asyncio tasks ==="]
+    out = [f"=== watchdog: {nodeid} still running after {after:.0f}s; pending asyncio tasks ==="]
     for task in asyncio.all_tasks(_LOOP[0]):
         out.append(f"--- {task.get_name()}: {task.get_coro()!r}")
         out.extend(line.rstrip() for frame in task.get_stack(limit=12)
                    for line in traceback.format_stack(frame, limit=1))
-    print("\n".join(out), file=sys.stderr, flush=True)
+    _DUMPS.append("\n".join(out))
+    print(_DUMPS[-1], file=sys.stderr, flush=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Repeat the watchdog's dumps at the very end, where CI's tail of the output shows them."""
+    for dump in _DUMPS:
+        terminalreporter.write_line(dump)
 
 
 @pytest.hookimpl(wrapper=True)
