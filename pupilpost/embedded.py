@@ -15,6 +15,7 @@ import importlib.resources
 import importlib.util
 import os
 import pwd
+import random
 import signal
 import socket
 import subprocess
@@ -50,11 +51,26 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port(host: str = "127.0.0.1", span: int = 0) -> int:
+    """A port p such that p..p+span are free right now, outside the kernel's ephemeral range: a
+    port the OS hands out for port 0 can be taken by any outgoing connection between this call
+    and the bind that follows it, one out of that range only by another listener."""
+    low, high = _ephemeral_range()
+    lo, hi = (10000, low - 1 - span) if low - 1 - span > 10000 else (high + 1, 65535 - span)
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(lo, hi)
+        if all(port_is_free(port + i, host) for i in range(span + 1)):
+            return port
+    raise OSError(f"no {span + 1} free port(s) in {lo}-{hi + span}")
 
 
 def accepts_connections(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:

@@ -75,7 +75,8 @@ def router(svc: Service, channels: Channels) -> APIRouter:
     @r.post("/v1/inbox/logout", status_code=204)
     async def logout(who: Who) -> Response:
         async with db.tenant_tx(svc.db(), who.school_id) as conn:
-            await ist.revoke_token(conn, who.token_id)
+            for sub_id in await ist.revoke_token(conn, who.token_id):
+                await _audit(conn, svc, who, f"push-subscriptions/{sub_id}", "delete", "parent signs a device out")
         return Response(status_code=204)
 
     @r.get("/v1/inbox")
@@ -107,7 +108,8 @@ def router(svc: Service, channels: Channels) -> APIRouter:
         async with db.tenant_tx(svc.db(), who.school_id) as conn:
             sealed = await keys.encrypt(conn, who.school_id, "push.subscription", json.dumps(body.stored()))
             endpoint_key = await keys.index(conn, who.school_id, "push.endpoint", body.endpoint)
-            sub_id = await ist.save_subscription(conn, uuid4(), who.school_id, who.person_key, sealed, endpoint_key)
+            sub_id = await ist.save_subscription(conn, uuid4(), who.school_id, who.person_key, sealed, endpoint_key,
+                                                 who.token_id)
             await _audit(conn, svc, who, f"push-subscriptions/{sub_id}", "create", "parent registers a device")
         return {"subscription_id": sub_id}
 

@@ -94,11 +94,15 @@ async def load_token(conn: Conn, token_id: UUID) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-async def revoke_token(conn: Conn, token_id: UUID) -> None:
-    """Sign a device out."""
+async def revoke_token(conn: Conn, token_id: UUID) -> list[UUID]:
+    """Sign a device out: its token stops working and the push subscriptions it registered are
+    forgotten; returns their ids."""
     await conn.execute("UPDATE dispatch.parent_token SET revoked_at = now() WHERE token_id = $1"
                        " AND revoked_at IS NULL", token_id)
     await conn.execute("DELETE FROM dispatch.parent_locator WHERE id = $1 AND kind = 'token'", token_id)
+    rows = await conn.fetch("DELETE FROM dispatch.push_subscription WHERE token_id = $1 RETURNING subscription_id",
+                            token_id)
+    return [r["subscription_id"] for r in rows]
 
 
 async def mark_has_app(conn: Conn, school_id: UUID, person_key: bytes) -> list[UUID]:
@@ -143,13 +147,15 @@ async def mark_read(conn: Conn, delivery_id: UUID, state: str) -> None:
 
 
 async def save_subscription(conn: Conn, subscription_id: UUID, school_id: UUID, person_key: bytes, body: bytes,
-                            endpoint_key: bytes) -> UUID:
-    """Keep a device's push subscription (one row per endpoint: a re-subscribe replaces it)."""
+                            endpoint_key: bytes, token_id: UUID) -> UUID:
+    """Keep a device's push subscription, registered under sign-in `token_id` (one row per
+    endpoint: a re-subscribe replaces it)."""
     return await conn.fetchval(
-        "INSERT INTO dispatch.push_subscription (subscription_id, school_id, person_key, body, endpoint_key)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (school_id, endpoint_key) DO UPDATE"
-        " SET person_key = EXCLUDED.person_key, body = EXCLUDED.body RETURNING subscription_id",
-        subscription_id, school_id, person_key, body, endpoint_key)
+        "INSERT INTO dispatch.push_subscription (subscription_id, school_id, person_key, body, endpoint_key, token_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (school_id, endpoint_key) DO UPDATE"
+        " SET person_key = EXCLUDED.person_key, body = EXCLUDED.body, token_id = EXCLUDED.token_id"
+        " RETURNING subscription_id",
+        subscription_id, school_id, person_key, body, endpoint_key, token_id)
 
 
 async def delete_subscription(conn: Conn, subscription_id: UUID, person_key: bytes) -> bool:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -17,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from pupilpost.embedded import accepts_connections, port_is_free
+from pupilpost.embedded import accepts_connections, free_port
 from pupilpost.routes import PORT_OFFSETS
 from pupilpost.up import PEER_OFFSETS
 from pupilpost.settings import SERVICES
@@ -52,31 +51,9 @@ class Up:
         return self.output.read_text(errors="replace")[-4000:]
 
 
-def _ephemeral_range() -> tuple[int, int]:
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def quiet_port(span: int = 0) -> int:
-    """A port p such that p..p+span are free and outside the kernel's ephemeral range, so no
-    outgoing connection (of this run's own services, say) can take one of them while `up` is
-    starting or between its two runs, as a port the OS hands out from `free_port` can be."""
-    low, high = _ephemeral_range()
-    ranges = [(10000, low - span - 1)] if low - span - 1 > 10000 else [(high + 1, 65535 - span)]
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randint(*ranges[0])
-        if all(port_is_free(port + i) for i in range(span + 1)):
-            return port
-    raise RuntimeError("no free block of ports")
-
-
 def gateway_port() -> int:
     """A port p such that p and every service and stand-in port p+offset are free."""
-    return quiet_port(max((*PORT_OFFSETS.values(), *PEER_OFFSETS.values())))
+    return free_port(span=max((*PORT_OFFSETS.values(), *PEER_OFFSETS.values())))
 
 
 def start_up(data_dir: Path, pg_port: int, kafka_port: int, run: int) -> Up:
@@ -213,7 +190,7 @@ def message_reaches_the_mail_stand_in(up: Up, school: dict) -> None:
 
 def test_up_serves_the_proving_flow_and_stops_cleanly(tmp_path: Path, runs: list[Up]) -> None:
     data_dir = tmp_path / "data"
-    pg_port, kafka_port = quiet_port(), quiet_port()
+    pg_port, kafka_port = free_port(), free_port()
 
     first = start_up(data_dir, pg_port, kafka_port, run=1)
     runs.append(first)
@@ -247,7 +224,7 @@ def test_up_refuses_a_port_in_use(tmp_path: Path) -> None:
         holder.listen()
         port = holder.getsockname()[1]
         env = {**os.environ, "PUPILPOST_DATA_DIR": str(tmp_path / "data"),
-               "PUPILPOST_PG_PORT": str(quiet_port()), "PUPILPOST_KAFKA_PORT": str(quiet_port())}
+               "PUPILPOST_PG_PORT": str(free_port()), "PUPILPOST_KAFKA_PORT": str(free_port())}
         done = subprocess.run([sys.executable, "-m", "pupilpost.cli", "up", "--port", str(port)],
                               env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2

@@ -335,3 +335,38 @@ async def test_preferences_and_consent_apply_to_every_contact_of_the_parent(serv
         return purposes if sum("consent withdrawn" in p for p in purposes) == 2 else None
     purposes = await eventually(audited)
     assert sum("consent given" in p for p in purposes) == 2
+
+
+async def test_signing_a_device_out_stops_its_notifications(services, school, outside, env):
+    school_id, key = school
+    phone, laptop = await sign_in(services, outside, school_id, MUM), await sign_in(services, outside, school_id, MUM)
+    async with client(services["dispatch"]) as c:
+        server_key = (await c.get("/v1/inbox/push/key")).json()["application_server_key"]
+    endpoints = {}
+    for token in (phone, laptop):
+        async with httpx.AsyncClient(base_url=outside.push.http.url) as h:
+            browser = (await h.post("/subscribe", json={"applicationServerKey": server_key})).json()
+        async with client(services["dispatch"], token) as c:
+            r = await c.post("/v1/inbox/push/subscriptions", json={"endpoint": browser["endpoint"],
+                                                                   "keys": browser["keys"]})
+            assert r.status_code == 201
+        endpoints[token] = browser["endpoint"]
+
+    async with client(services["dispatch"], phone) as c:
+        assert (await c.post("/v1/inbox/logout")).status_code == 204
+    assert len(await admin(env, "SELECT 1 FROM dispatch.push_subscription")) == 1  # the laptop's
+
+    async def audited():
+        return await admin(env, "SELECT action FROM audit.record WHERE actor_kind = 'parent'"
+                                " AND purpose = 'parent signs a device out'")
+    assert await eventually(audited) == [{"action": "delete"}]
+
+    async with client(services["ingest"], key) as c:
+        message_id = await compose(c, PUBLIC)
+    await inbox_item(services, laptop, message_id)
+
+    async def pushed():
+        async with httpx.AsyncClient(base_url=outside.push.http.url) as h:
+            return (await h.get("/messages")).json() or None
+    pushes = await eventually(pushed)
+    assert {p["subscription_id"] for p in pushes} == {endpoints[laptop].rsplit("/", 1)[1]}
