@@ -332,7 +332,8 @@ def dispatch_settings(args: argparse.Namespace, pg: EmbeddedPostgres, peers: dic
 
 
 async def run(args: argparse.Namespace, base: Path) -> None:
-    pg, kafka = EmbeddedPostgres(base / "pg", free_port(), durable=True), EmbeddedKafka(free_port())
+    stats = {"shared_preload_libraries": "pg_stat_statements"} if args.pg_statements else {}
+    pg, kafka = EmbeddedPostgres(base / "pg", free_port(), durable=True, settings=stats), EmbeddedKafka(free_port())
     admin, bootstrap = pg.start(), kafka.start()
     spawn = get_context("spawn")
     args.bounce_port = free_port()
@@ -408,10 +409,16 @@ async def measure(args: argparse.Namespace, p: Platform, platform: dict, peers: 
               f" families; SETUP SHORTCUT, written directly into dispatch's tables: {apps:,} parents have the app"
               f" and prefer app+email+SMS, {devices:,} have a Web Push device", flush=True)
         expected = 2 * n
+        if args.pg_statements:
+            await owner.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
         go.set()
         before = cpu_now(named)
         result = await fan_out(p, owner, schools, targets, expected)
         cpu = {k: v - before[k] for k, v in cpu_now(named).items()}
+        statements = await owner.fetch(
+            "SELECT calls, rows, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 150) AS query"
+            " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1",
+            args.pg_statements) if args.pg_statements else []
         rows = await owner.fetch(
             "SELECT channel, state, extract(epoch FROM sent_at)::float8 AS sent, extract(epoch FROM created_at)::float8 AS created,"
             " attempts FROM dispatch.delivery WHERE message_id = ANY($1::uuid[])", [s.message_id for s in result.bulk])
@@ -419,6 +426,10 @@ async def measure(args: argparse.Namespace, p: Platform, platform: dict, peers: 
         await owner.close()
     peers_pipe.send("counts")
     report(args, result, rows, cpu, peers_pipe.recv())
+    if statements:
+        print(f"\nPostgreSQL statements during the fan-out, by total execution time (top {len(statements)}):")
+        for st in statements:
+            print(f"  {st['total_exec_time'] / 1000:8.1f} s {st['calls']:>9,} calls {st['rows']:>10,} rows  {st['query']}")
 
 
 # --- reporting ----------------------------------------------------------------------------------------------
@@ -478,6 +489,8 @@ def main() -> None:
     parser.add_argument("--smtp-connections", type=int, help="SMTP connections (default: the service's)")
     parser.add_argument("--pool", type=int, help="dispatch's connection pool (default: the service's)")
     parser.add_argument("--profile", help="cProfile the dispatch process during the fan-out into this file")
+    parser.add_argument("--pg-statements", type=int, default=0, metavar="N",
+                        help="record statements with pg_stat_statements and print the N costliest")
     args = parser.parse_args()
     quiet()
     with tempfile.TemporaryDirectory(prefix="pupilpost-bench-") as tmp:

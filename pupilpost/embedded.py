@@ -200,10 +200,11 @@ class EmbeddedPostgres:
     """
 
     def __init__(self, data_dir: Path, port: int, *, durable: bool = False,
-                 log_file: Path | None = None) -> None:
+                 log_file: Path | None = None, settings: Mapping[str, str] | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.durable = durable
+        self.settings = dict(settings or {})  # further server settings (`-c key=value`), e.g. for a benchmark
         self.log_file = log_file or self.data_dir.parent / f"{self.data_dir.name}.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self._user = PG_SYSTEM_USER if os.name == "posix" and os.geteuid() == 0 else None
@@ -285,6 +286,7 @@ class EmbeddedPostgres:
         settings = {"max_connections": "300", "shared_buffers": "128MB", "unix_socket_directories": ""}
         if not self.durable:
             settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+        settings |= self.settings
         flags = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
         return [str(binary), "-D", str(self.data_dir), "-h", "127.0.0.1", "-p", str(self.port), *flags]
 

@@ -12,7 +12,7 @@ from services.classifier.settings import ClassifierSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Urgent messages have a consumer group of their own, so a snow day's bulk never delays them.
-URGENT = Lane("urgent", ("messages.submitted",), is_urgent)
+URGENT = Lane("urgent", ("messages.submitted",), is_urgent, fetch_max_wait_ms=20)
 
 
 def create(platform: PlatformSettings | None = None, settings: ClassifierSettings | None = None) -> Service:

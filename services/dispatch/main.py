@@ -12,7 +12,7 @@ from services.dispatch.settings import DispatchSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Urgent messages have a consumer group of their own, so a snow day's bulk never delays them.
-URGENT = Lane("urgent", ("messages.submitted", "messages.classified"), is_urgent)
+URGENT = Lane("urgent", ("messages.submitted", "messages.classified"), is_urgent, fetch_max_wait_ms=20)
 
 
 def create(platform: PlatformSettings | None = None, settings: DispatchSettings | None = None) -> Service:
