@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -59,16 +59,26 @@ RETURNING d.delivery_id, d.school_id, d.message_id, d.contact_id, d.channel, d.c
   d.attempts, d.recipient_kind, d.pupil_id, d.person_key
 """
 
-# The claim must walk `delivery_due` in order and stop after a batch, whatever the statistics say:
-# planned from an empty table (dispatch's first minutes; the statement is prepared, so its generic
-# plan is cached) it became a sequential scan and a sort of every queued delivery, and under
-# concurrent claimers took 2.3 s a batch instead of 13 ms (bench/README.md, "The claim"). So the
-# claim gets a plan of its own for each call, with the index order forced, and the settings go
-# back to normal for the rest of the transaction.
-CLAIM_PLAN = ("SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off;"
-              " SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off")
-CLAIM_PLAN_RESET = ("SET LOCAL plan_cache_mode TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT;"
-                    " SET LOCAL enable_bitmapscan TO DEFAULT; SET LOCAL enable_sort TO DEFAULT")
+# Statements are prepared, so PostgreSQL may cache a generic plan made when dispatch's tables were
+# empty (its first minutes) and keep it as they fill. The claim's became a sequential scan and a
+# sort of every queued delivery, which under concurrent claimers took 2.3 s a batch instead of
+# 13 ms (bench/README.md, "The claim"). So the claim and the report matching are planned afresh at
+# each call, the claim with index order forced so it stops after a batch however many are queued.
+# (A fresh plan needs a parameter: PostgreSQL always reuses the generic plan of one without.)
+FRESH_PLAN = "SET LOCAL plan_cache_mode = force_custom_plan"
+INDEX_ORDER = "; SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
+PLAN_RESET = ("SET LOCAL plan_cache_mode TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT;"
+              " SET LOCAL enable_bitmapscan TO DEFAULT; SET LOCAL enable_sort TO DEFAULT")
+
+
+async def _fetch_planned_now(conn: db.Conn, sql: str, *args: Any, index_order: bool = False) -> list[Any]:
+    """`conn.fetch` with a plan made for this call (index access forced if `index_order`); the
+    transaction's later statements are planned as usual."""
+    await conn.execute(FRESH_PLAN + (INDEX_ORDER if index_order else ""))
+    rows = await conn.fetch(sql, *args)
+    await conn.execute(PLAN_RESET)
+    return rows
+
 
 RECORD = """
 UPDATE dispatch.delivery d SET state = t.state, provider_message_id = coalesce(t.pid, d.provider_message_id),
@@ -81,15 +91,18 @@ RETURNING d.delivery_id, d.school_id, d.message_id, d.channel, d.state, d.provid
 """
 
 # Reports that can now be applied: an SMS receipt to a `sent` SMS, a bounce to a sent/delivered email.
+REPORTS_KEPT = timedelta(days=7)  # a report that found no delivery in this long is dropped
 APPLY_REPORTS = """
-WITH m AS (
+WITH r AS (SELECT report_id, channel, ref, outcome, code FROM dispatch.provider_report
+           WHERE received_at > now() - $1::interval),
+m AS (
   SELECT DISTINCT ON (d.delivery_id) r.report_id, d.delivery_id, r.outcome, r.code
-  FROM dispatch.provider_report r JOIN dispatch.delivery d ON
+  FROM r JOIN dispatch.delivery d ON
     (r.channel = 'sms' AND d.channel = 'sms' AND d.provider_message_id = r.ref AND d.state = 'sent')
   WHERE r.channel = 'sms'
   UNION ALL
   SELECT DISTINCT ON (d.delivery_id) r.report_id, d.delivery_id, r.outcome, r.code
-  FROM dispatch.provider_report r JOIN dispatch.delivery d ON
+  FROM r JOIN dispatch.delivery d ON
     (d.delivery_id = r.ref::uuid AND d.channel = 'email' AND d.state IN ('sent', 'delivered'))
   WHERE r.channel = 'email'),
 gone AS (DELETE FROM dispatch.provider_report WHERE report_id IN (SELECT report_id FROM m))
@@ -98,6 +111,11 @@ FROM m WHERE d.delivery_id = m.delivery_id
 RETURNING d.delivery_id, d.school_id, d.message_id, d.channel, d.state, d.provider_message_id, d.error_code,
   d.updated_at
 """
+
+async def _apply_reports(conn: db.Conn) -> list[Any]:
+    """Apply every waiting report that now finds its delivery; the deliveries' new rows."""
+    return await _fetch_planned_now(conn, APPLY_REPORTS, REPORTS_KEPT)
+
 
 FALLBACK = """
 INSERT INTO dispatch.delivery (delivery_id, school_id, message_id, contact_id, channel, content, state, urgent,
@@ -240,11 +258,10 @@ class Sender:
         """Claim, hand off and record one batch (only urgent deliveries if asked); returns how many."""
         async with db.operator_tx(self.svc.db()) as conn:
             instance = self.instance  # the outcome is recorded under the id the claim was made with
-            await conn.execute(CLAIM_PLAN)
-            claimed = await conn.fetch(CLAIM, instance, self.settings.sender_batch, urgent_only)
+            claimed = await _fetch_planned_now(conn, CLAIM, instance, self.settings.sender_batch, urgent_only,
+                                                index_order=True)
             if not claimed:
                 return 0
-            await conn.execute(CLAIM_PLAN_RESET)
             jobs = await self._prepare(conn, claimed)
         results = await asyncio.gather(*(job() for job in jobs))
         await self._record(results, instance)
@@ -399,7 +416,7 @@ class Sender:
                 [state.get(r.outcome, r.outcome) for r in results], [r.provider_id for r in results],
                 [r.code for r in results], [r.retry_at for r in results])
             reported = [r for r in rows if r["state"] != "queued"]
-            reported += await conn.fetch(APPLY_REPORTS)
+            reported += await _apply_reports(conn)
             await self.svc.outbox.add(conn, *status.from_rows(reported))
         self.handed_off += sum(1 for r in results if r.outcome in ("sent", "delivered"))
 
@@ -439,7 +456,7 @@ class Sender:
                     "INSERT INTO dispatch.provider_report (channel, ref, outcome, code)"
                     " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])",
                     *[list(col) for col in zip(*reports, strict=True)])
-                await self.svc.outbox.add(conn, *status.from_rows(await conn.fetch(APPLY_REPORTS)))
+                await self.svc.outbox.add(conn, *status.from_rows(await _apply_reports(conn)))
         except BaseException:
             self._reports[:0] = reports  # not written: keep them for the next flush
             raise
@@ -458,8 +475,9 @@ class Sender:
     async def apply_reports(self) -> None:
         """Apply receipts/bounces that arrived before their hand-off was recorded; drop week-old strays."""
         async with db.operator_tx(self.svc.db()) as conn:
-            await self.svc.outbox.add(conn, *status.from_rows(await conn.fetch(APPLY_REPORTS)))
-            await conn.execute("DELETE FROM dispatch.provider_report WHERE received_at < now() - interval '7 days'")
+            await self.svc.outbox.add(conn, *status.from_rows(await _apply_reports(conn)))
+            await conn.execute("DELETE FROM dispatch.provider_report WHERE received_at <= now() - $1::interval",
+                               REPORTS_KEPT)
 
     async def recover(self) -> int:
         """Queue again the `sending` deliveries of instances that died; returns how many."""
