@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import gzip
 import io
 import json
@@ -29,6 +30,7 @@ import secrets
 import tempfile
 import time
 import zipfile
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +45,7 @@ import psutil
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bench import pgstats
 from bench.outbox import pct
 from pupilpost import auth, crypto, db
 from pupilpost.embedded import EmbeddedKafka, EmbeddedPostgres, ensure_database, free_port
@@ -363,7 +366,8 @@ def replica(platform: dict, settings: dict, stop: Any) -> None:
 
 
 async def run(args: argparse.Namespace, base: Path) -> None:
-    pg, kafka = EmbeddedPostgres(base / "pg", free_port(), durable=True), EmbeddedKafka(free_port())
+    pg = EmbeddedPostgres(base / "pg", free_port(), durable=True, settings=pgstats.server_settings(args.pg_statements))
+    kafka = EmbeddedKafka(free_port())
     admin, bootstrap = pg.start(), kafka.start()
     replicas, stop = [], get_context("spawn").Event()
     try:
@@ -387,7 +391,11 @@ async def run(args: argparse.Namespace, base: Path) -> None:
         work = base / "exports"
         work.mkdir()
         try:
+            async with _owner(owner) as conn:
+                await pgstats.start(conn, args.pg_statements)
             await runs(p, args, work)
+            async with _owner(owner) as conn:
+                pgstats.report(await pgstats.top(conn, args.pg_statements), "during the runs")
         finally:
             server.should_exit = True
             await task
@@ -398,6 +406,15 @@ async def run(args: argparse.Namespace, base: Path) -> None:
     finally:
         kafka.stop()
         pg.stop()
+
+
+@contextlib.asynccontextmanager
+async def _owner(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 async def runs(p: Platform, args: argparse.Namespace, work: Path) -> None:
@@ -503,6 +520,8 @@ def main() -> None:
     parser.add_argument("--warm", action="store_true",
                         help="import one school first, unmeasured (ingest starts its worker processes then)")
     parser.add_argument("--target", type=int, default=200, help="schools to extrapolate (b) to when fewer ran")
+    parser.add_argument("--pg-statements", type=int, default=0, metavar="N",
+                        help="record statements with pg_stat_statements and print the N costliest")
     args = parser.parse_args()
     quiet()
     with tempfile.TemporaryDirectory(prefix="pupilpost-bench-") as tmp:
