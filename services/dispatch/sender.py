@@ -62,8 +62,9 @@ RETURNING d.delivery_id, d.school_id, d.message_id, d.contact_id, d.channel, d.c
 # Statements are prepared, so PostgreSQL may cache a generic plan made when dispatch's tables were
 # empty (its first minutes) and keep it as they fill. The claim's became a sequential scan and a
 # sort of every queued delivery, which under concurrent claimers took 2.3 s a batch instead of
-# 13 ms (bench/README.md, "Round 3: the claim"). So the claim and the report matching are planned afresh at
-# each call, the claim with index order forced so it stops after a batch however many are queued.
+# 13 ms (bench/README.md, "Round 3: the claim"). So the claim and the report matching are planned
+# afresh at each call, the claim with index order forced so it stops after a batch however many
+# are queued.
 # (A fresh plan needs a parameter: PostgreSQL always reuses the generic plan of one without.)
 FRESH_PLAN = "SET LOCAL plan_cache_mode = force_custom_plan"
 INDEX_ORDER = "; SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
