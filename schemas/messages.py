@@ -90,6 +90,7 @@ class MessageApprovalV1(Envelope):
     message_id: UUID
     approver_id: UUID
     decision: Literal["approved", "rejected"]
+    urgent: bool = Field(default=False, description="the message's: consumers handle it in their urgent lane")
 
 
 class MessageRecalledV1(Envelope):

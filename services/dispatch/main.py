@@ -12,7 +12,8 @@ from services.dispatch.settings import DispatchSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Urgent messages have a consumer group of their own, so a snow day's bulk never delays them.
-URGENT = Lane("urgent", ("messages.submitted", "messages.classified"), is_urgent, fetch_max_wait_ms=20)
+URGENT = Lane("urgent", ("messages.submitted", "messages.classified", "messages.approval"), is_urgent,
+              fetch_max_wait_ms=20)
 
 
 def create(platform: PlatformSettings | None = None, settings: DispatchSettings | None = None) -> Service:

@@ -143,7 +143,8 @@ def router(svc: Service) -> APIRouter:
             if not await ms.decide(conn, message_id, approver, state):
                 raise HTTPException(409, detail=f"the message is {msg['state']}, not awaiting approval")
             await svc.outbox.add(conn, MessageApprovalV1(school_id=school_id, message_id=message_id,
-                                                         approver_id=approver, decision=state))
+                                                         approver_id=approver, decision=state,
+                                                         urgent=msg["urgent"]))
             await _audit(conn, svc, who, school_id, message_id, "approve", f"four eyes: {state}")
         return {"message_id": message_id, "state": state, "approver_id": approver}
 

@@ -1,15 +1,17 @@
-"""Urgent messages have consumer groups of their own (classifier and dispatch): an urgent message
-reaches the providers while the services' main groups are stuck behind other work."""
+"""Urgent messages have consumer groups of their own (classifier and dispatch): an urgent message,
+and the approval of one, reaches the providers while the services' main groups are stuck behind
+other work."""
 from __future__ import annotations
 
 from email import message_from_bytes, policy
+from uuid import uuid4
 
 import asyncpg
 import pytest
 
 from tests.conftest import client, eventually
 from tests.integration.helpers import admin_token, create_school
-from tests.integration.test_messages import PUBLIC, compose
+from tests.integration.test_messages import PUBLIC, SENSITIVE, compose, until_state
 from tests.integration.test_uploads import settled
 from tests.integration.upload_client import roster, send
 
@@ -64,6 +66,21 @@ async def test_an_urgent_message_overtakes_a_stalled_main_consumer(services, sch
             async def urgent_mailed() -> bool:  # both mothers and both fathers have an email
                 return _subjects(outside).count(URGENT["subject"]) == 4
             await eventually(urgent_mailed)
+
+            # An urgent official-sensitive message that needs a second pair of eyes: once approved,
+            # its approval travels in the urgent lane too.
+            author, colleague = uuid4(), uuid4()
+            assert (await c.put("/v1/messages/settings", json={"require_approval": True})).status_code == 200
+            held = await compose(c, SENSITIVE, staff=author, urgent=True)
+            await until_state(c, held, "awaiting_approval")
+            r = await c.post(f"/v1/messages/{held}/approve", headers={"x-pupilpost-staff": str(colleague)})
+            assert r.status_code == 200, r.text
+
+            async def approved_handed_off() -> bool:  # 4 app items with the text, 4 email notices
+                return await _owner_value(
+                    env, "SELECT count(*) FILTER (WHERE state IN ('sent', 'delivered')) = 8 FROM dispatch.delivery"
+                         " WHERE message_id = $1", held)
+            await eventually(approved_handed_off)
             assert PUBLIC["subject"] not in _subjects(outside)
             assert await _owner_value(env, "SELECT count(*) FROM dispatch.delivery WHERE message_id = $1",
                                       bulk) == 0
