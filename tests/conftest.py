@@ -197,8 +197,11 @@ async def services(env: Env, outside: Any) -> AsyncIterator[dict[str, Service]]:
     """All five services running in-process against this test's database and topics,
     dispatch handing off to the `outside` stand-ins."""
     started = {name: env.create(name) for name in SERVICES}
-    await asyncio.gather(*(s.start() for s in started.values()))
     try:
+        outcomes = await asyncio.gather(*(s.start() for s in started.values()), return_exceptions=True)
+        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if failed is not None:  # stop the ones that did start: nothing keeps running into later tests
+            raise failed
         yield started
     finally:
         await asyncio.gather(*(s.stop() for s in started.values()), return_exceptions=True)
