@@ -192,6 +192,42 @@ def classify(exc: Exception, stage: str = "smtp") -> TransientFailure | Permanen
     return TransientFailure(f"{stage} error {type(exc).__name__}")
 
 
+# An address aiosmtplib would send exactly as written: an ASCII dot-atom local part and a hostname.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}")
+
+
+class _Client(aiosmtplib.SMTP):
+    """aiosmtplib's client with a lean path for one mail to one plain address.
+
+    `sendmail` parses every address with `email.utils.parseaddr` four to five times per mail (about
+    150 us of pure Python; a tenth of dispatch's CPU on a snow day). An address that is a plain
+    dot-atom needs no parsing: it goes on the command line as it is. Anything else takes the
+    library's own path. The replies are checked as `sendmail` checks them, with the same errors.
+    """
+
+    async def send_one(self, sender: str, recipient: str, message: bytes) -> None:
+        if not (_PLAIN_ADDRESS.fullmatch(sender) and _PLAIN_ADDRESS.fullmatch(recipient)):
+            await self.sendmail(sender, [recipient], message)
+            return
+        if self.last_ehlo_response is None and self.last_helo_response is None:
+            await self.ehlo()
+        options = []
+        if self.supports_extension("size"):  # RFC 1870: octets as sent, with CRLF line ends
+            options.append(b"SIZE=%d" % (len(message) + message.count(b"\n") - message.count(b"\r\n")))
+        try:
+            reply = await self.execute_command(b"MAIL", b"FROM:<" + sender.encode("ascii") + b">", *options)
+            if reply.code != 250:
+                raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
+            reply = await self.execute_command(b"RCPT", b"TO:<" + recipient.encode("ascii") + b">")
+            if reply.code not in (250, 251):
+                raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, recipient)
+            await self.data(message)
+        except aiosmtplib.SMTPResponseException:
+            with contextlib.suppress(ConnectionError, aiosmtplib.SMTPException):
+                await self.rset()  # clear the envelope for the connection's next mail
+            raise
+
+
 class EmailProvider:
     """Sends each delivery as its own SMTP transaction, over a few reused connections."""
 
@@ -209,7 +245,7 @@ class EmailProvider:
         self._idle_timeout = idle_timeout
         self._slots = asyncio.Semaphore(connections)
         self._urgent_slots = asyncio.Semaphore(urgent_connections)
-        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._idle: list[tuple[_Client, float]] = []
         self._messages = MessageCache(sender)
 
     async def send(self, msg: OutboundEmail, *, urgent: bool = False) -> str:
@@ -222,7 +258,7 @@ class EmailProvider:
         async with self._urgent_slots if urgent else self._slots:
             client = await self._checkout()
             try:
-                errors, _ = await client.sendmail(envelope_from, [recipient], raw)
+                await client.send_one(envelope_from, recipient, raw)
             except ValueError:
                 self._idle.append((client, time.monotonic()))
                 raise PermanentFailure("smtp cannot carry this address") from None
@@ -236,17 +272,15 @@ class EmailProvider:
                 log.info("email delivery %s failed: %s", msg.delivery_id, failure)
                 raise failure from None
             self._idle.append((client, time.monotonic()))
-        if errors:
-            raise PermanentFailure("smtp recipient refused")
         return message_id
 
-    async def _checkout(self) -> aiosmtplib.SMTP:
+    async def _checkout(self) -> _Client:
         while self._idle:
             client, since = self._idle.pop()
             if client.is_connected and time.monotonic() - since < self._idle_timeout:
                 return client
             await _quietly_close(client)
-        client = aiosmtplib.SMTP(**self._options)  # type: ignore[arg-type]
+        client = _Client(**self._options)  # type: ignore[arg-type]
         try:
             await client.connect()
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
