@@ -63,8 +63,14 @@ def delivery_id_from_verp(address: str) -> str | None:
     return found if _DELIVERY_ID.match(found) else None
 
 
+# An address that is sent exactly as written (no parsing needed): an ASCII dot-atom local part and a hostname.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}")
+
+
 def _single_recipient(to: str) -> str:
     """The one address in `to`; refuses lists (the No bulk CC/BCC rule)."""
+    if _PLAIN_ADDRESS.fullmatch(to):
+        return to
     pairs = getaddresses([to])
     if len(pairs) != 1 or "," in to or ";" in to or not pairs[0][1] or "@" not in pairs[0][1]:
         raise ValueError("an email goes to exactly one recipient")
@@ -190,10 +196,6 @@ def classify(exc: Exception, stage: str = "smtp") -> TransientFailure | Permanen
     if isinstance(exc, (aiosmtplib.SMTPServerDisconnected, ConnectionError, OSError)):
         return TransientFailure(f"{stage} connection failed")
     return TransientFailure(f"{stage} error {type(exc).__name__}")
-
-
-# An address aiosmtplib would send exactly as written: an ASCII dot-atom local part and a hostname.
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}")
 
 
 class _Client(aiosmtplib.SMTP):
