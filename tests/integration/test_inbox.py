@@ -95,6 +95,18 @@ async def inbox_item(services, token, message_id) -> dict:
     return await eventually(listed, timeout=30)
 
 
+async def message_and_pushes(services, outside, key, body, token) -> list[dict]:
+    """Send `body`; once it is in the inbox of `token`'s parent, the pushes the push service holds."""
+    async with client(services["ingest"], key) as c:
+        message_id = await compose(c, body)
+    await inbox_item(services, token, message_id)
+
+    async def pushed():
+        async with httpx.AsyncClient(base_url=outside.push.http.url) as h:
+            return (await h.get("/messages")).json() or None
+    return await eventually(pushed)
+
+
 def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
@@ -282,14 +294,7 @@ async def test_push_subscriptions_are_kept_encrypted_and_get_neutral_nudges(serv
     stored = await admin(env, "SELECT body, endpoint_key FROM dispatch.push_subscription")
     assert len(stored) == 1 and browser["endpoint"].encode() not in stored[0]["body"]
 
-    async with client(services["ingest"], key) as c:
-        message_id = await compose(c, SENSITIVE)
-    await inbox_item(services, mum, message_id)
-
-    async def nudged():
-        async with httpx.AsyncClient(base_url=outside.push.http.url) as h:
-            return (await h.get("/messages")).json() or None
-    pushes = await eventually(nudged)
+    pushes = await message_and_pushes(services, outside, key, SENSITIVE, mum)
     assert all("Ruby" not in str(p["payload"]) and "tonsillitis" not in str(p["payload"]) for p in pushes)
 
     sub_id = first.json()["subscription_id"]
@@ -361,12 +366,5 @@ async def test_signing_a_device_out_stops_its_notifications(services, school, ou
                                 " AND purpose = 'parent signs a device out'")
     assert await eventually(audited) == [{"action": "delete"}]
 
-    async with client(services["ingest"], key) as c:
-        message_id = await compose(c, PUBLIC)
-    await inbox_item(services, laptop, message_id)
-
-    async def pushed():
-        async with httpx.AsyncClient(base_url=outside.push.http.url) as h:
-            return (await h.get("/messages")).json() or None
-    pushes = await eventually(pushed)
+    pushes = await message_and_pushes(services, outside, key, PUBLIC, laptop)
     assert {p["subscription_id"] for p in pushes} == {endpoints[laptop].rsplit("/", 1)[1]}
