@@ -113,6 +113,7 @@ RETURNING d.delivery_id, d.school_id, d.message_id, d.channel, d.state, d.provid
   d.updated_at
 """
 
+
 async def _apply_reports(conn: db.Conn) -> list[Any]:
     """Apply every waiting report that now finds its delivery; the deliveries' new rows."""
     return await _fetch_planned_now(conn, APPLY_REPORTS, REPORTS_KEPT)
