@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import gzip
 import io
 import json
@@ -30,7 +29,6 @@ import secrets
 import tempfile
 import time
 import zipfile
-from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -391,11 +389,9 @@ async def run(args: argparse.Namespace, base: Path) -> None:
         work = base / "exports"
         work.mkdir()
         try:
-            async with _owner(owner) as conn:
-                await pgstats.start(conn, args.pg_statements)
+            await pgstats.start(owner, args.pg_statements)
             await runs(p, args, work)
-            async with _owner(owner) as conn:
-                pgstats.report(await pgstats.top(conn, args.pg_statements), "during the runs")
+            pgstats.report(await pgstats.top(owner, args.pg_statements), "during the runs")
         finally:
             server.should_exit = True
             await task
@@ -406,15 +402,6 @@ async def run(args: argparse.Namespace, base: Path) -> None:
     finally:
         kafka.stop()
         pg.stop()
-
-
-@contextlib.asynccontextmanager
-async def _owner(dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 async def runs(p: Platform, args: argparse.Namespace, work: Path) -> None:

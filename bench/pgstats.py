@@ -3,27 +3,36 @@ from __future__ import annotations
 
 from typing import Any
 
-SERVER_SETTINGS = {"shared_preload_libraries": "pg_stat_statements"}
+import asyncpg
 
 
 def server_settings(n: int) -> dict[str, str]:
     """The embedded PostgreSQL's extra settings when statements are to be recorded."""
-    return dict(SERVER_SETTINGS) if n else {}
+    return {"shared_preload_libraries": "pg_stat_statements"} if n else {}
 
 
-async def start(conn: Any, n: int) -> None:
-    """Start recording (from zero) in `conn`'s database."""
+async def start(dsn: str, n: int) -> None:
+    """Start recording (from zero) in the database of `dsn` (an owner's)."""
     if n:
-        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
+                               " SELECT pg_stat_statements_reset()")
+        finally:
+            await conn.close()
 
 
-async def top(conn: Any, n: int) -> list[Any]:
+async def top(dsn: str, n: int) -> list[Any]:
     """The `n` statements with the most execution time since `start`."""
     if not n:
         return []
-    return list(await conn.fetch(
-        "SELECT calls, rows, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 150) AS query"
-        " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1", n))
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(await conn.fetch(
+            "SELECT calls, rows, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 150) AS query"
+            " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1", n))
+    finally:
+        await conn.close()
 
 
 def report(statements: list[Any], during: str) -> None:

@@ -47,8 +47,8 @@ import psutil
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bench.ingest import FIRST_URN, Platform, create_schools, quiet, serve
 from bench import pgstats
+from bench.ingest import FIRST_URN, Platform, create_schools, quiet, serve
 from bench.outbox import pct
 from pupilpost import db
 from pupilpost.crypto import Keyring, load_master_key
@@ -412,14 +412,12 @@ async def measure(args: argparse.Namespace, p: Platform, platform: dict, peers: 
               f" families; SETUP SHORTCUT, written directly into dispatch's tables: {apps:,} parents have the app"
               f" and prefer app+email+SMS, {devices:,} have a Web Push device", flush=True)
         expected = 2 * n
-        async with owner.acquire() as conn:
-            await pgstats.start(conn, args.pg_statements)
+        await pgstats.start(p.owner_dsn, args.pg_statements)
         go.set()
         before = cpu_now(named)
         result = await fan_out(p, owner, schools, targets, expected)
         cpu = {k: v - before[k] for k, v in cpu_now(named).items()}
-        async with owner.acquire() as conn:
-            statements = await pgstats.top(conn, args.pg_statements)
+        statements = await pgstats.top(p.owner_dsn, args.pg_statements)
         rows = await owner.fetch(
             "SELECT channel, state, extract(epoch FROM sent_at)::float8 AS sent, extract(epoch FROM created_at)::float8 AS created,"
             " attempts FROM dispatch.delivery WHERE message_id = ANY($1::uuid[])", [s.message_id for s in result.bulk])

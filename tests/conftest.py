@@ -289,20 +289,11 @@ def spans() -> InMemorySpanExporter:
 @asynccontextmanager
 async def serving(svc: Service) -> AsyncIterator[str]:
     """Serve a started service's HTTP API on a free local port (for real HTTP clients); yields its URL."""
-    import uvicorn
+    from pupilpost.peers.http import HttpServer
 
-    from pupilpost.embedded import free_port
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(svc.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():  # it could not bind (the port was taken meanwhile): say so, don't wait forever
-            raise RuntimeError(f"the test server could not start on port {port}")
-        await asyncio.sleep(0.02)
+    server = HttpServer(svc.app, "127.0.0.1", 0)  # port 0: bound at once, nothing can take it meanwhile
+    await server.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server.url
     finally:
-        server.should_exit = True
-        await task
+        await server.stop()

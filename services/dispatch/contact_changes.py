@@ -31,7 +31,7 @@ def request_text(school: str, field: str, url: str) -> str:
             f"it: {url}\nIf it is not, open the same link and reject it, so the school can correct its records.")
 
 
-async def on_requested(evt: ContactChangeRequestedV1, conn: db.Conn, svc: Service, channels: Channels) -> None:
+async def on_requested(evt: ContactChangeRequestedV1, conn: db.Conn, svc: Service, *, channels: Channels) -> None:
     """Send the confirmation request to the new value, by the channel it belongs to."""
     body = json.loads(await svc.keys().decrypt(conn, evt.school_id, "directory.contact_change",
                                                base64.b64decode(evt.body)))
@@ -52,15 +52,11 @@ async def on_requested(evt: ContactChangeRequestedV1, conn: db.Conn, svc: Servic
                         purpose=f"ask the parent to confirm a new {evt.field}")
 
 
-async def _with_channels(channels: Channels, evt: ContactChangeRequestedV1, conn: db.Conn, svc: Service) -> None:
-    await on_requested(evt, conn, svc, channels)
-
-
 async def on_decided(evt: ContactChangeDecidedV1, conn: db.Conn, svc: Service) -> None:
     """Nothing to do: the accepted value reaches dispatch as a directory change."""
 
 
 def register(svc: Service, channels: Channels) -> None:
     """Route the contact-change events to their handlers, sending through `channels`."""
-    svc.handle(ContactChangeRequestedV1, functools.partial(_with_channels, channels))
+    svc.handle(ContactChangeRequestedV1, functools.partial(on_requested, channels=channels))
     svc.handle(ContactChangeDecidedV1, on_decided)

@@ -1,8 +1,10 @@
-"""Shared steps of the integration tests (through the real HTTP API)."""
+"""Shared steps of the integration tests (through the real HTTP API), and reads as the database owner."""
 from __future__ import annotations
 
 from pathlib import Path
 from uuid import UUID
+
+import asyncpg
 
 from services.ingest.handlers import bootstrap_operator
 from tests.conftest import client, eventually
@@ -36,3 +38,19 @@ async def create_school(services, token: str, urn: str, name: str = "Test School
         r = await ops.post("/v1/ops/schools", json={"name": name, "urn": urn})
         assert r.status_code == 201, r.text
         return UUID(r.json()["school_id"]), r.json()["api_key"]
+
+
+async def admin_rows(env, sql: str, *args) -> list[dict]:
+    """Rows of `sql`, read as the database owner (past row-level security)."""
+    conn = await asyncpg.connect(env.admin_dsn())
+    try:
+        return [dict(r) for r in await conn.fetch(sql, *args)]
+    finally:
+        await conn.close()
+
+
+async def admin_value(env, sql: str, *args):
+    """The one value `sql` selects, read as the database owner."""
+    [row] = await admin_rows(env, sql, *args)
+    [value] = row.values()
+    return value

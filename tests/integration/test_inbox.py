@@ -7,11 +7,11 @@ import logging
 import re
 from uuid import UUID, uuid4
 
-import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import client, eventually
+from tests.integration.helpers import admin_rows as admin
 from tests.integration.helpers import admin_token, create_school
 from tests.integration.test_messages import PUBLIC, SENSITIVE, compose
 from tests.integration.test_uploads import settled
@@ -39,14 +39,6 @@ async def _indexed_contacts(services, school_id, n) -> bool:
     async with services["dispatch"].db().acquire() as conn, conn.transaction():
         await conn.execute("SELECT set_config('pupilpost.school_id', $1, true)", str(school_id))
         return await conn.fetchval("SELECT count(*) FROM dispatch.contact WHERE email_key IS NOT NULL") == n
-
-
-async def admin(env, sql, *args):
-    conn = await asyncpg.connect(env.admin_dsn())
-    try:
-        return [dict(r) for r in await conn.fetch(sql, *args)]
-    finally:
-        await conn.close()
 
 
 async def mails(outside, address) -> list[dict]:

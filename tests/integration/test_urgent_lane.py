@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import client, eventually
-from tests.integration.helpers import admin_token, create_school
+from tests.integration.helpers import admin_token, admin_value, create_school
 from tests.integration.test_messages import PUBLIC, SENSITIVE, compose, until_state
 from tests.integration.test_uploads import settled
 from tests.integration.upload_client import roster, send
@@ -26,17 +26,9 @@ async def school(services, env, tmp_path):
     async with client(services["ingest"], key) as c:
         up = await send(c, key, school_id, roster(URN, pupils=2, staff=1))
         assert (await settled(c, up.json()["upload_id"]))["status"] == "imported"
-    await eventually(lambda: _owner_value(env, "SELECT (SELECT count(*) FROM dispatch.contact) = 4"
+    await eventually(lambda: admin_value(env, "SELECT (SELECT count(*) FROM dispatch.contact) = 4"
                                                " AND (SELECT count(*) FROM dispatch.staff) = 1"))
     return school_id, key
-
-
-async def _owner_value(env, sql, *args):
-    conn = await asyncpg.connect(env.admin_dsn())
-    try:
-        return await conn.fetchval(sql, *args)
-    finally:
-        await conn.close()
 
 
 def _subjects(outside) -> list[str]:
@@ -56,7 +48,7 @@ async def test_an_urgent_message_overtakes_a_stalled_main_consumer(services, sch
         async with client(services["ingest"], key) as c:
             up = await send(c, key, school_id, roster(URN, pupils=2, staff=2))  # one more staff member
             assert (await settled(c, up.json()["upload_id"]))["status"] == "imported"
-            await eventually(lambda: _owner_value(
+            await eventually(lambda: admin_value(
                 env, "SELECT count(DISTINCT t.relname) = 2 FROM pg_locks l JOIN pg_class t ON t.oid = l.relation"
                      " WHERE t.relname IN ('staff', 'roster_state') AND NOT l.granted"))
 
@@ -77,14 +69,14 @@ async def test_an_urgent_message_overtakes_a_stalled_main_consumer(services, sch
             assert r.status_code == 200, r.text
 
             async def approved_handed_off() -> bool:  # 4 app items with the text, 4 email notices
-                return await _owner_value(
+                return await admin_value(
                     env, "SELECT count(*) FILTER (WHERE state IN ('sent', 'delivered')) = 8 FROM dispatch.delivery"
                          " WHERE message_id = $1", held)
             await eventually(approved_handed_off)
             assert PUBLIC["subject"] not in _subjects(outside)
-            assert await _owner_value(env, "SELECT count(*) FROM dispatch.delivery WHERE message_id = $1",
+            assert await admin_value(env, "SELECT count(*) FROM dispatch.delivery WHERE message_id = $1",
                                       bulk) == 0
-            assert await _owner_value(env, "SELECT bool_and(urgent) FROM dispatch.delivery WHERE message_id = $1",
+            assert await admin_value(env, "SELECT bool_and(urgent) FROM dispatch.delivery WHERE message_id = $1",
                                       urgent)
     finally:
         await tx.rollback()
@@ -93,4 +85,4 @@ async def test_an_urgent_message_overtakes_a_stalled_main_consumer(services, sch
     async def bulk_mailed() -> bool:  # the main group goes on once the lock is gone
         return _subjects(outside).count(PUBLIC["subject"]) == 4
     await eventually(bulk_mailed)
-    assert await _owner_value(env, "SELECT count(*) FROM dispatch.staff") == 2
+    assert await admin_value(env, "SELECT count(*) FROM dispatch.staff") == 2
