@@ -32,6 +32,10 @@ Urgency = Literal["very-low", "low", "normal", "high"]
 # 4096-octet record (RFC 8291 §4) minus the 86-octet aes128gcm header, 16-octet tag and delimiter.
 MAX_PAYLOAD = 3993
 VAPID_LIFETIME = 12 * 3600
+# A signed VAPID token is reused for an audience (a push service's origin) until half its lifetime
+# has passed, as RFC 8292 §2 allows: signing is an ECDSA signature per push otherwise.
+VAPID_REUSE = VAPID_LIFETIME // 2
+VAPID_CACHE_LIMIT = 1024  # audiences are a handful of push services; a bound all the same
 
 
 def _load_key(pem: str | bytes) -> ec.EllipticCurvePrivateKey:
@@ -64,6 +68,8 @@ class PushProvider:
         self._subject = vapid_subject
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._tokens: dict[str, tuple[float, dict[str, str]]] = {}  # audience -> (reuse until, headers)
+        self.clock = time.time
 
     @property
     def application_server_key(self) -> str:
@@ -72,11 +78,21 @@ class PushProvider:
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
+    def _vapid_headers(self, audience: str) -> dict[str, str]:
+        """The Authorization header for `audience`: signed afresh once half its lifetime is gone."""
+        now = self.clock()
+        cached = self._tokens.get(audience)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        headers = dict(self._vapid.sign({"sub": self._subject, "aud": audience, "exp": int(now) + VAPID_LIFETIME}))
+        if len(self._tokens) >= VAPID_CACHE_LIMIT:
+            self._tokens.clear()
+        self._tokens[audience] = (now + VAPID_REUSE, headers)
+        return headers
+
     def _headers(self, endpoint: str, ttl: int, urgency: Urgency, topic: str | None) -> dict[str, str]:
         parts = urlsplit(endpoint)
-        claims = {"sub": self._subject, "aud": f"{parts.scheme}://{parts.netloc}",
-                  "exp": int(time.time()) + VAPID_LIFETIME}
-        headers: dict[str, str] = dict(self._vapid.sign(claims))
+        headers = dict(self._vapid_headers(f"{parts.scheme}://{parts.netloc}"))
         headers["Urgency"] = urgency
         if topic:
             headers["Topic"] = topic

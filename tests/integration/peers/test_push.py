@@ -1,7 +1,10 @@
 """Web Push over real HTTP: PushProvider (pywebpush, VAPID, aes128gcm) -> the local push service."""
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +20,7 @@ from services.dispatch.providers.base import (
     SubscriptionGone,
     TransientFailure,
 )
-from services.dispatch.providers.push import PushProvider
+from services.dispatch.providers.push import VAPID_LIFETIME, VAPID_REUSE, PushProvider
 
 SUBJECT = "mailto:ops@pupilpost.test"
 PAYLOAD = {"title": "Oakfield Primary", "body": "You have a new message in Pupilpost", "url": "/inbox/m-1"}
@@ -55,6 +58,33 @@ async def test_the_push_service_decrypts_exactly_the_payload_sent(peers: PeersHa
     assert received["payload"] == PAYLOAD
     assert (received["ttl"], received["urgency"], received["topic"], received["sender"]) == (
         3600, "high", "inbox", SUBJECT)
+
+
+def _claims(headers: dict[str, str]) -> dict[str, Any]:
+    token = headers["Authorization"].removeprefix("vapid t=").split(",")[0]
+    body = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+
+async def test_a_vapid_token_is_reused_per_push_service_until_half_its_lifetime(
+        peers: PeersHandle, push: PushProvider) -> None:
+    subscription = await subscribe(peers, push.application_server_key)
+    start = time.time()
+    push.clock = lambda: start
+    first = push._headers(subscription["endpoint"], 60, "normal", None)
+    await push.send(subscription, PAYLOAD, ttl=60)
+    push.clock = lambda: start + VAPID_REUSE - 1
+    assert push._headers(subscription["endpoint"], 60, "high", "t")["Authorization"] == first["Authorization"]
+    await push.send(subscription, PAYLOAD, ttl=60)  # the reused token is still accepted
+    other = push._headers("https://push.example.net/x", 60, "normal", None)
+    assert _claims(other)["aud"] == "https://push.example.net" != _claims(first)["aud"]
+
+    push.clock = lambda: start + VAPID_REUSE + 1
+    renewed = push._headers(subscription["endpoint"], 60, "normal", None)
+    assert renewed["Authorization"] != first["Authorization"]
+    assert _claims(renewed)["exp"] == int(start + VAPID_REUSE + 1) + VAPID_LIFETIME
+    await push.send(subscription, PAYLOAD, ttl=60)
+    assert len(peers.push.messages) == 3
 
 
 async def test_a_bad_vapid_signature_is_refused(peers: PeersHandle, push: PushProvider) -> None:
