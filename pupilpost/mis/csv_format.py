@@ -230,7 +230,8 @@ def _build(tables: dict[Kind, Table], school_urn: str, now: datetime) -> ParseRe
     staff_table = tables.get("staff")
     staff = [_staff(line, _getter(staff_table, cells)) for line, cells in staff_table.rows] if staff_table else []
     raw = {"version": 1, "school_urn": school_urn, "source": "csv", "generated_at": now,
-           "pupils": pupils, "contacts": contacts, "staff": staff}
+           "pupils": pupils, "contacts": contacts, "staff": staff,
+           "covers": [part for part in ("pupils", "staff") if part in tables]}  # the files given, in full
     return finish(raw, problems, excluded)
 
 

@@ -194,5 +194,5 @@ def _result(scan: _Scan, school_urn: str | None, now: datetime) -> ParseResult:
     if school_urn is not None and urn != school_urn:
         problems.insert(0, Problem("roster", None, "school_urn", "the file belongs to another school"))
     raw = {"version": 1, "school_urn": urn, "source": "ctf", "generated_at": now,
-           "pupils": scan.pupils, "contacts": scan.contacts, "staff": []}
+           "pupils": scan.pupils, "contacts": scan.contacts, "staff": [], "covers": ["pupils"]}  # no staff in a CTF
     return finish(raw, problems, scan.excluded)

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Gender = Literal["M", "F", "U", "X"]
+Part = Literal["pupils", "staff"]  # "pupils" is the pupils with their contacts
 
 
 class _Record(BaseModel):
@@ -78,3 +79,7 @@ class Roster(BaseModel):
     staff: tuple[StaffRecord, ...] = ()
     # Contacts with MIS priority 9 (opted out) that the extractor left out: a count, never the records.
     excluded_opt_out: int = Field(default=0, ge=0)
+    # What the export holds in full. A part it does not cover is left as it is: a staff-only CSV
+    # never removes the pupils, and a CTF (which has no staff) never removes the staff. Absent (an
+    # older extractor): the parts that have records. `validate` always fills it in.
+    covers: tuple[Part, ...] | None = Field(default=None, min_length=1, max_length=2)

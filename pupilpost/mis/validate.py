@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from pupilpost.mis.normalise import FieldError, normalise_email, normalise_mobile
-from pupilpost.mis.roster import ContactRecord, PupilRecord, Roster, StaffRecord
+from pupilpost.mis.roster import ContactRecord, Part, PupilRecord, Roster, StaffRecord
 
 __all__ = ["Counts", "FieldError", "Problem", "Validated", "check_schema", "is_opt_out", "normalise_email",
            "normalise_mobile", "normalise_year_group", "validate"]
@@ -90,10 +90,12 @@ def validate(data: bytes | Mapping[str, Any] | Roster, *, expected_urn: str,
     moment = now or (head.generated_at if head else None)
     pupils, contacts, staff, found = _rules(rows, head, expected_urn, moment)
     problems += found
+    covers = _covers(head, raw)
+    problems += _uncovered(covers, raw)
     if problems or head is None:
         return Validated(None, _unique(problems), counts)
     roster = head.model_copy(update={"pupils": pupils, "contacts": contacts, "staff": staff,
-                                     "excluded_opt_out": counts["excluded_opt_out"]})
+                                     "excluded_opt_out": counts["excluded_opt_out"], "covers": covers})
     return Validated(roster, [], counts)
 
 
@@ -235,6 +237,25 @@ _REASONS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("model_", "dict_"), "must be an object"),
     (("tuple_", "list_"), "must be a list"),
 )
+
+
+def _covers(head: Roster | None, raw: Mapping[str, Any]) -> tuple[Part, ...]:
+    """The parts the export holds in full: as it says, else (an older extractor) those with records."""
+    if head is not None and head.covers is not None:
+        return tuple(dict.fromkeys(head.covers))
+    return tuple(part for part in ("pupils", "staff") if _has_records(raw, part))  # type: ignore[misc]
+
+
+def _has_records(raw: Mapping[str, Any], key: str) -> bool:
+    items = raw.get(key, ())
+    return isinstance(items, list | tuple) and len(items) > 0
+
+
+def _uncovered(covers: tuple[Part, ...], raw: Mapping[str, Any]) -> list[Problem]:
+    """Records of a part the export says it does not hold in full (which could not be diffed)."""
+    parts = {"pupils": "pupils", "contacts": "pupils", "staff": "staff"}
+    return [Problem("roster", None, key, f"the export does not say it covers {parts[key]}, yet holds {key}")
+            for key in ("pupils", "contacts", "staff") if parts[key] not in covers and _has_records(raw, key)]
 
 
 def _total(raw: Mapping[str, Any]) -> list[Problem]:

@@ -82,9 +82,12 @@ def decide_value(confirmed: bytes | None, pending: bytes | None, new: bytes | No
 
 def plan_import(current: Mapping[Kind, Mapping[bytes, Current]],
                 incoming: Mapping[Kind, Iterable[Incoming]]) -> Plan:
-    """Diff an upload against the stored directory by reference and fingerprint."""
+    """Diff an upload against the stored directory by reference and fingerprint. A kind missing
+    from `incoming` (one the export does not cover) is left as it is: nothing added or removed."""
     plan = Plan()
     for kind in KINDS:
+        if kind not in incoming:
+            continue
         have, seen = current.get(kind, {}), set()
         for rec in incoming.get(kind, ()):
             seen.add(rec.ref_index)

@@ -84,10 +84,14 @@ def index_records(index_key: bytes, roster: Roster) -> tuple[dict[Kind, list[Inc
     """Every record's reference index, body and fingerprint, under the school's blind-index key."""
     index = BlindIndexer(index_key)
     dumped = roster.model_dump(mode="json", include=set(_DUMP_EXCLUDE), exclude=_DUMP_EXCLUDE)
-    out: dict[Kind, list[Incoming]] = {k: [] for k in KINDS}
+    # Only the kinds the export covers: the diff leaves the others as they are (see Roster.covers).
+    covered = {"pupils": ("pupil", "contact"), "staff": ("staff",)}
+    out: dict[Kind, list[Incoming]] = {k: [] for part in roster.covers or () for k in covered[part]}
     records: dict[bytes, Record] = {}
     pupil_index: dict[str, bytes] = {}
     for kind, plural in _LISTS:
+        if kind not in out:
+            continue
         for rec, data in zip(getattr(roster, plural), dumped[plural], strict=True):
             ref = f"{rec.pupil_ref}\x00{rec.ref}" if kind == "contact" else rec.ref
             ref_index = index(f"ref.{kind}", ref)

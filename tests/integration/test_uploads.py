@@ -92,6 +92,37 @@ async def test_an_identical_reupload_changes_and_emits_nothing(services, school,
         UUID(first.json()["upload_id"])}
 
 
+async def test_an_export_of_one_part_leaves_the_other_as_it_is(services, school, env):
+    """A staff-only CSV keeps the pupils and contacts; a pupils-only CSV or a CTF keeps the staff."""
+    whole = roster(school["urn"], pupils=3, staff=2)
+    async with client(services["ingest"], school["key"]) as c:
+        async def imported(payload):
+            r = await send(c, school["key"], school["id"], payload)
+            assert r.status_code == 202, r.text
+            result = await settled(c, r.json()["upload_id"])
+            assert result["status"] == "imported", result
+            return result["counts"]
+
+        await imported(whole)
+        staff_only = whole.model_copy(update={"pupils": (), "contacts": (), "staff": whole.staff[:1],
+                                              "covers": ("staff",)})
+        counts = await imported(staff_only)
+        assert counts["staff"]["removed"] == 1
+        assert counts["pupil"] == {"added": 0, "changed": 0, "removed": 0}
+        assert counts["contact"] == {"added": 0, "changed": 0, "removed": 0, "confirmations_requested": 0}
+        assert (await count(env, "pupil", school["id"]), await count(env, "contact", school["id"])) == (3, 6)
+
+        pupils_only = whole.model_copy(update={"pupils": whole.pupils[:2], "contacts": whole.contacts[:4],
+                                               "staff": (), "covers": ("pupils",)})
+        counts = await imported(pupils_only)
+        assert counts["pupil"]["removed"] == 1 and counts["contact"]["removed"] == 2
+        assert counts["staff"] == {"added": 0, "changed": 0, "removed": 0}
+        older = pupils_only.model_copy(update={"pupils": whole.pupils, "contacts": whole.contacts, "covers": None})
+        assert (await imported(older))["pupil"]["added"] == 1  # no `covers`: the parts it has records of
+    assert await count(env, "staff", school["id"]) == 1
+    assert (await count(env, "pupil", school["id"]), await count(env, "contact", school["id"])) == (3, 6)
+
+
 async def test_a_changed_email_waits_for_the_parent(services, school, env):
     ingest = services["ingest"]
     async with client(ingest, school["key"]) as c:

@@ -81,3 +81,20 @@ def test_value_decisions():
 def test_chunks_keep_order_and_size(items, size):
     parts = chunks(items, size)
     assert [x for p in parts for x in p] == items and all(len(p) <= size for p in parts) and parts
+
+
+@given(directory(), st.sets(st.sampled_from(KINDS), min_size=1))
+def test_a_kind_the_export_does_not_cover_is_left_as_it_is(d, uncovered):
+    current, incoming = d
+    partial = {k: v for k, v in incoming.items() if k not in uncovered}
+    plan = plan_import(current, partial)
+    full = plan_import(current, incoming)
+    for kind in KINDS:
+        if kind in uncovered:
+            assert plan.added[kind] == plan.changed[kind] == plan.removed[kind] == []
+        else:
+            assert set(plan.removed[kind]) == set(full.removed[kind])
+            assert [r for _, r in plan.changed[kind]] == [r for _, r in full.changed[kind]]
+    assert all(v.contact_id in {c.record_id for c in current["contact"].values()} for v in plan.values)
+    if "contact" in uncovered:
+        assert plan.values == []

@@ -126,7 +126,14 @@ def test_staff_file_alone():
     export = make_export(URN, pupils=24)
     r = roster_of(make_csv(URN, pupils=24)[1])
     assert r.pupils == () and len(r.staff) == len(export.staff) and r.staff[0].role == "Headteacher"
+    assert r.covers == ("staff",)  # the import leaves the pupils and contacts as they are
     assert validate(r, expected_urn=URN, now=NOW).problems == []
+
+
+def test_an_export_covers_exactly_the_files_it_holds():
+    pupils_csv, staff_csv = make_csv(URN, pupils=24)
+    assert roster_of(pupils_csv).covers == ("pupils",)
+    assert roster_of(_zip({"pupils.csv": pupils_csv, "staff.csv": staff_csv})).covers == ("pupils", "staff")
 
 
 def test_a_pupil_with_no_contacts_has_one_row_with_blank_contact_columns():

@@ -47,6 +47,7 @@ def test_a_schools_ctf_imports_whole(school):
     export = make_export(school.urn, pupils=120, staff=0)
     parsed = read_ctf(make_ctf(school.urn, pupils=120), school_urn=None, now=NOW)
     assert parsed.roster.school_urn == school.urn  # from Header/SourceSchool/URN
+    assert parsed.roster.covers == ("pupils",)  # a CTF has no staff: an import leaves them as they are
     result = validate(parsed.roster, expected_urn=school.urn, now=NOW)
     assert result.problems == []
     assert result.counts == {"pupils": 120, "contacts": export.importable_contacts, "staff": 0,

@@ -75,6 +75,25 @@ def test_a_valid_roster_is_normalised_and_counted():
     assert dict(checked.counts)["pupils"] == 1
 
 
+def test_what_an_export_covers_is_as_it_says_or_the_parts_it_has_records_of():
+    def covers(data: dict[str, Any]) -> tuple[str, ...]:
+        return validate(data, expected_urn=URN, now=NOW).roster.covers
+    assert covers(roster()) == ("pupils",)  # an older extractor's roster: the parts with records
+    assert covers(roster(pupils=[], contacts=[], staff_=[staff()])) == ("staff",)
+    assert covers(roster(staff_=[staff()])) == ("pupils", "staff")
+    assert covers(roster(covers=["pupils", "staff"])) == ("pupils", "staff")  # the staff list is whole: empty
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    (roster(staff_=[staff()], covers=["pupils"]), "staff"),
+    (roster(covers=["staff"]), "pupils"),
+])
+def test_records_of_a_part_the_export_does_not_cover_are_refused(data, field):
+    found = problems(data)
+    assert {p.field for p in found} >= {field} and all(p.record == "roster" for p in found)
+    assert only(roster(covers=[])).field == "covers"
+
+
 def test_bytes_dict_and_roster_inputs_agree():
     data = roster()
     from_dict = validate(data, expected_urn=URN, now=NOW).roster
@@ -370,5 +389,6 @@ def test_priority_9_never_reaches_the_roster(priorities):
 
 def test_roster_model_is_unchanged_by_validation_of_its_dump():
     r = Roster.model_validate(roster())
-    assert validate(r, expected_urn=URN, now=NOW).roster == r.model_copy(update={"excluded_opt_out": 0})
+    assert validate(r, expected_urn=URN, now=NOW).roster == r.model_copy(update={"excluded_opt_out": 0,
+                                                                                  "covers": ("pupils",)})
     assert r.pupils[0].date_of_birth == date(2014, 7, 26)
