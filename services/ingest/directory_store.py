@@ -75,18 +75,11 @@ async def count_failure(conn: Conn, upload_id: UUID) -> int:
                                " AND status = 'queued' RETURNING attempts", upload_id) or 0
 
 
-async def last_imported_hash(conn: Conn, school_id: UUID) -> bytes | None:
-    """The content hash of the school's latest imported upload."""
-    return await conn.fetchval(
-        "SELECT content_sha256 FROM ingest.upload WHERE school_id = $1 AND status = 'imported'"
-        " ORDER BY completed_at DESC LIMIT 1", school_id)
-
-
 async def load_upload(conn: Conn, upload_id: UUID) -> dict[str, Any] | None:
-    """An upload's status, counts and report (never its payload)."""
+    """An upload's status, counts, report and content hash (hex; never its payload)."""
     row = await conn.fetchrow(
-        "SELECT upload_id, school_id, status, received_at, completed_at, size_bytes, counts, report"
-        " FROM ingest.upload WHERE upload_id = $1", upload_id)
+        "SELECT upload_id, school_id, status, received_at, completed_at, size_bytes, counts, report,"
+        " encode(content_sha256, 'hex') AS content_sha256 FROM ingest.upload WHERE upload_id = $1", upload_id)
     return dict(row) if row else None
 
 

@@ -16,7 +16,7 @@ from schemas.directory import ContactChangeRequestedV1, DirectoryChangesV1
 from tests.conftest import client, eventually
 from tests.integration.helpers import admin_token, create_school
 from tests.integration.kafka_io import read
-from tests.integration.upload_client import roster, send
+from tests.integration.upload_client import roster, send, upload_key
 
 
 @pytest.fixture
@@ -288,3 +288,56 @@ async def test_uploads_prepared_off_the_event_loop_import_as_inline(in_worker_pr
     raw = b"".join(r.value for r in records)
     assert b"Testwell" not in raw and b"example.org" not in raw
     assert {DirectoryChangesV1.model_validate_json(r.value).upload_id for r in records} == {UUID(first["upload_id"])}
+
+
+async def test_the_upload_history_keeps_each_uploads_content_hash(services, school):
+    """Identical rosters (generated at different times) hash alike; a different roster hashes differently."""
+    async with client(services["ingest"], school["key"]) as c:
+        hashes = []
+        for payload in (roster(school["urn"], pupils=2), roster(school["urn"], pupils=2),
+                        roster(school["urn"], pupils=3)):
+            result = await settled(c, (await send(c, school["key"], school["id"], payload)).json()["upload_id"])
+            assert result["status"] == "imported", result
+            hashes.append(result["content_sha256"])
+        refused = await settled(c, (await send(c, school["key"], school["id"], roster("999999"))).json()["upload_id"])
+    assert all(len(h) == 64 and int(h, 16) >= 0 for h in hashes), hashes  # sha256 as hex
+    assert hashes[0] == hashes[1] and hashes[2] != hashes[0]
+    assert refused["status"] == "rejected" and refused["content_sha256"] is None  # only imports are hashed
+
+
+async def rotate_upload_key(services, token) -> dict:
+    async with client(services["ingest"], token) as ops:
+        r = await ops.post("/v1/ops/upload-keys")
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+async def test_a_rotated_upload_key_still_opens_uploads_within_the_grace_period(services, school):
+    async with client(services["ingest"], school["key"]) as c:
+        old = await upload_key(c)
+        assert (await c.post("/v1/ops/upload-keys")).status_code == 403  # operators only
+        rotated = await rotate_upload_key(services, school["token"])
+        new = await upload_key(c)
+        assert new[0] == UUID(rotated["key_id"]) and new != old
+        sealed_to_old = await send(c, school["key"], school["id"], roster(school["urn"], pupils=2), key=old)
+        assert sealed_to_old.status_code == 202, sealed_to_old.text
+        assert (await settled(c, sealed_to_old.json()["upload_id"]))["status"] == "imported"
+        sealed_to_new = await send(c, school["key"], school["id"], roster(school["urn"], pupils=3), key=new)
+        assert sealed_to_new.status_code == 202, sealed_to_new.text
+
+
+@pytest.fixture
+def no_upload_key_grace(env):
+    env.overrides["ingest"] = {"upload_key_grace_hours": 0}
+
+
+async def test_an_upload_sealed_to_a_retired_key_is_refused_after_the_grace_period(no_upload_key_grace, services,
+                                                                                   school, env):
+    async with client(services["ingest"], school["key"]) as c:
+        old = await upload_key(c)
+        await rotate_upload_key(services, school["token"])
+        r = await send(c, school["key"], school["id"], roster(school["urn"], pupils=2), key=old)
+        assert r.status_code == 400 and r.json()["detail"].startswith("body:") and "expired" in r.json()["detail"]
+        current = await send(c, school["key"], school["id"], roster(school["urn"], pupils=2))
+        assert current.status_code == 202, current.text
+    assert await count(env, "upload", school["id"]) == 1  # the refused one was never queued
