@@ -45,7 +45,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench import pgstats
 from bench.outbox import pct
-from pupilpost import auth, crypto, db
+from pupilpost import auth, crypto, db, eventloop
 from pupilpost.embedded import EmbeddedKafka, EmbeddedPostgres, ensure_database, free_port
 from pupilpost.mis.parse import read_export
 from pupilpost.mis.validate import validate
@@ -360,7 +360,7 @@ def replica(platform: dict, settings: dict, stop: Any) -> None:
                 await asyncio.sleep(0.2)
         finally:
             await svc.stop()
-    asyncio.run(serve_until_stopped())
+    eventloop.run(serve_until_stopped())
 
 
 async def run(args: argparse.Namespace, base: Path) -> None:
@@ -512,7 +512,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
     with tempfile.TemporaryDirectory(prefix="pupilpost-bench-") as tmp:
-        asyncio.run(run(args, Path(tmp)))
+        eventloop.run(run(args, Path(tmp)))
 
 
 if __name__ == "__main__":

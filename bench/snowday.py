@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from bench import pgstats
 from bench.ingest import FIRST_URN, Platform, create_schools, quiet, serve
 from bench.outbox import pct
-from pupilpost import db
+from pupilpost import db, eventloop
 from pupilpost.crypto import Keyring, load_master_key
 from pupilpost.embedded import (
     EmbeddedKafka,
@@ -93,7 +93,7 @@ def peers_main(conn: Any, bounce_port: int) -> None:
                        "sms": len(handle.smsc.messages), "pushes": len(handle.push.messages)})
         await handle.stop()
     logging.getLogger("pupilpost.peers").setLevel(logging.ERROR)
-    asyncio.run(run())
+    asyncio.run(run())  # the stand-ins stay on asyncio's loop: aiosmtpd's STARTTLS wires asyncio's SSL protocol
 
 
 def dispatch_main(platform: dict, settings: dict, ready: Any, go: Any, stop: Any, profile: str | None) -> None:
@@ -114,7 +114,7 @@ def dispatch_main(platform: dict, settings: dict, ready: Any, go: Any, stop: Any
             prof.disable()
             prof.dump_stats(profile)
         await svc.stop()
-    asyncio.run(run())
+    eventloop.run(run())
 
 
 # --- setup (not timed) ---------------------------------------------------------------------------------
@@ -490,7 +490,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
     with tempfile.TemporaryDirectory(prefix="pupilpost-bench-") as tmp:
-        asyncio.run(run(args, Path(tmp)))
+        eventloop.run(run(args, Path(tmp)))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """The `pupilpost` command: run one service, or the whole platform embedded."""
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import sys
@@ -23,7 +22,7 @@ def main() -> None:
 @click.argument("service", type=click.Choice(SERVICES))
 def run(service: str) -> None:
     """Run one service in the foreground (configuration from environment variables only)."""
-    from pupilpost import runner
+    from pupilpost import eventloop, runner
 
     module = importlib.import_module(f"services.{service}.main")
     try:
@@ -31,7 +30,7 @@ def run(service: str) -> None:
     except Exception as exc:  # settings validation: say which variable, not a traceback
         click.echo(f"{service}: bad configuration: {exc}", err=True)
         sys.exit(2)
-    sys.exit(asyncio.run(runner.serve(svc)))
+    sys.exit(eventloop.run(runner.serve(svc)))
 
 
 @main.command()

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from pupilpost import eventloop
 from pupilpost.routes import service_for
 
 HOP_BY_HOP = frozenset({
@@ -143,7 +144,7 @@ def _main() -> None:
     host = os.environ.get("PUPILPOST_GATEWAY_HOST", "127.0.0.1")
     port = int(os.environ.get("PUPILPOST_GATEWAY_PORT", "8000"))
     upstreams = json.loads(os.environ.get("PUPILPOST_UPSTREAMS", "{}"))
-    asyncio.run(serve_gateway(host, port, upstreams))
+    eventloop.run(serve_gateway(host, port, upstreams))
 
 
 if __name__ == "__main__":
