@@ -13,12 +13,12 @@ import fnmatch
 import itertools
 import logging
 import mailbox
+import re
 import ssl
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
-from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,18 @@ class StoredMail:
         return {"id": self.id, "mail_from": self.mail_from, "rcpt_tos": self.rcpt_tos,
                 "received_at": self.received_at, "outcome": self.outcome,
                 "subject": str(msg["Subject"] or ""), "message_id": str(msg["Message-ID"] or "")}
+
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+def _message_id(content: bytes) -> str:
+    """The Message-ID header's value, unfolded ("" if none): a regex over the header block, where
+    the email package's parser cost about 80 us a mail."""
+    end = _HEADER_END.search(content)
+    found = _MESSAGE_ID.search(content, 0, end.start() if end else len(content))
+    return b" ".join(found.group(1).split()).decode("utf-8", "replace") if found else ""
 
 
 def _matches(address: str, patterns: tuple[str, ...]) -> bool:
@@ -155,8 +167,7 @@ class SmtpPeer:
     def keep(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> StoredMail:
         """Store one accepted message and schedule the bounces its recipients call for."""
         raw = f"Return-Path: <{mail_from}>\r\n".encode() + content
-        message_id = str(HeaderParser().parsestr(content.decode("utf-8", "replace"), headersonly=True)
-                         .get("Message-ID", "")).strip()
+        message_id = _message_id(content)
         if message_id and message_id in self.by_message_id:
             self.duplicates += 1
             return self.mails[self.by_message_id[message_id]]

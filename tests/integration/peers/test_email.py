@@ -65,6 +65,20 @@ async def test_each_delivery_is_its_own_transaction(peers: PeersHandle) -> None:
     assert [m.rcpt_tos for m in peers.smtp.mails.values()] == [["a@example.org"], ["b@example.org"], ["c@example.org"]]
 
 
+async def test_a_resubmitted_message_id_is_accepted_but_kept_once(peers: PeersHandle) -> None:
+    """Like a sending API with idempotency keys: the stand-in keys mails by Message-ID (what the
+    kill -9 test counts on), however the header is written."""
+    smtp = provider(peers)
+    first = await smtp.send(email("d-7", "a@example.org"))
+    assert await smtp.send(email("d-7", "a@example.org")) == first
+    await smtp.send(email("d-8", "a@example.org"))
+    await smtp.aclose()
+    folded = b"From: x@example.org\r\nmessage-id:\r\n  " + first.encode() + b"\r\n\r\nbody\r\n"
+    peers.smtp.keep("bounces@example.org", ["a@example.org"], folded)
+    assert len(peers.smtp.mails) == 2 and peers.smtp.duplicates == 2
+    assert [m.outcome for m in peers.smtp.mails.values()] == [{"a@example.org": "delivered"}] * 2
+
+
 @pytest.mark.parametrize("to", ["a@example.org, b@example.org", "a@example.org; b@example.org", "not-an-address"])
 async def test_a_list_of_recipients_is_refused_before_anything_is_sent(peers: PeersHandle, to: str) -> None:
     with pytest.raises(ValueError) as err:
