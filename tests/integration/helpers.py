@@ -54,3 +54,11 @@ async def admin_value(env, sql: str, *args):
     [row] = await admin_rows(env, sql, *args)
     [value] = row.values()
     return value
+
+
+async def wait_provisioned(services, token: str, school_id: UUID) -> None:
+    """Wait until every service has provisioned the school (dispatch knows its name, and so on)."""
+    async with client(services["ingest"], token) as ops:
+        async def provisioned() -> bool:
+            return (await ops.get(f"/v1/ops/schools/{school_id}")).json().get("provisioned") is True
+        await eventually(provisioned)
