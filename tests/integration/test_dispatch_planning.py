@@ -7,7 +7,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import client, eventually
-from tests.integration.helpers import admin_token, create_school
+from tests.integration.helpers import admin_rows, admin_token, create_school
 from tests.integration.test_messages import PUBLIC, SENSITIVE, compose, until_state
 from tests.integration.test_uploads import settled
 from tests.integration.upload_client import roster, send
@@ -110,3 +110,49 @@ async def test_held_messages_wait_for_approval_and_recall_cancels(services, scho
             return body["deliveries"].get("email", {}).get("cancelled") == 7
         await eventually(shown)
     assert outside.smtp.mails == {}  # nothing of a recalled message ever left
+
+
+async def test_deliveries_page_through_every_delivery_once(services, school, env):
+    _, key = school
+    async with client(services["ingest"], key) as c:
+        message_id = await compose(c, PUBLIC, audience={"whole_school": True})
+        await eventually(lambda: _sent(c, message_id, 7))
+        pages, after = [], None
+        for _ in range(10):
+            body = (await c.get(f"/v1/messages/{message_id}/deliveries",
+                                params={"limit": 3, **({"after": after} if after else {})})).json()
+            pages.append(body["items"])
+            if (after := body["next"]) is None:
+                break
+    assert [len(p) for p in pages] == [3, 3, 1]
+    walked = [d["delivery_id"] for p in pages for d in p]
+    assert len(set(walked)) == 7
+    assert sorted(walked) == sorted(str(r["delivery_id"]) for r in await admin_rows(
+        env, "SELECT delivery_id FROM dispatch.delivery WHERE message_id = $1", message_id))
+    assert {(d["channel"], d["state"]) for p in pages for d in p} == {("email", "sent")}
+
+
+async def _sent(c, message_id, n) -> bool:
+    body = (await c.get(f"/v1/messages/{message_id}")).json()
+    return body["deliveries"].get("email", {}).get("sent") == n
+
+
+async def test_audiences_by_registration_group_and_by_listed_pupils_reach_exactly_their_families(
+        services, school, env, outside):
+    _, key = school
+    async with client(services["ingest"], key) as c:
+        pupils = {p["details"]["ref"]: p["pupil_id"] for p in
+                  (await c.get("/v1/directory/pupils", params={"reveal": "true"})).json()["items"]}
+        by_group = await compose(c, {"subject": "4A only", "body": "Class 4A trip on Monday."},
+                                 audience={"reg_groups": ["4A"]})  # pupils 0 and 2
+        by_pupil = await compose(c, {"subject": "Two pupils", "body": "Choir practice after school."},
+                                 audience={"pupil_ids": [pupils["A0001"], pupils["A0003"]]})
+        await eventually(lambda: _sent(c, by_group, 4))
+        await eventually(lambda: _sent(c, by_pupil, 4))
+    assert len(await deliveries(env, by_group)) == len(await deliveries(env, by_pupil)) == 4  # planned at once
+
+    def to(subject):
+        return sorted(m.rcpt_tos[0] for m in outside.smtp.mails.values() if m.summary()["subject"] == subject)
+    # Pupils 0 and 1 share their mother: she is in both audiences, through a different child each time.
+    assert to("4A only") == ["p0-2@example.org", "p2-1@example.org", "p2-2@example.org", "shared-mum@example.org"]
+    assert to("Two pupils") == ["p1-2@example.org", "p3-1@example.org", "p3-2@example.org", "shared-mum@example.org"]
