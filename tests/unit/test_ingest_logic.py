@@ -2,12 +2,20 @@
 and re-planning an applied upload yields nothing."""
 from __future__ import annotations
 
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ingest.logic import KINDS, Current, Incoming, chunks, decide_value, plan_import
+from services.ingest.logic import (
+    KINDS,
+    Current,
+    Incoming,
+    chunks,
+    decide_value,
+    new_ids,
+    plan_import,
+)
 
 refs = st.binary(min_size=2, max_size=2)
 prints = st.sampled_from([b"fp-a", b"fp-b", b"fp-c"])
@@ -98,3 +106,13 @@ def test_a_kind_the_export_does_not_cover_is_left_as_it_is(d, uncovered):
     assert all(v.contact_id in {c.record_id for c in current["contact"].values()} for v in plan.values)
     if "contact" in uncovered:
         assert plan.values == []
+
+
+@given(st.integers(0, 300))
+def test_new_ids_are_distinct_version_4_uuids_that_work_as_uuid_uuid(n):
+    ids = list(new_ids(n))
+    assert len(ids) == len(set(ids)) == n
+    for i in ids:
+        assert isinstance(i, UUID) and i.version == 4 and i.variant == "specified in RFC 4122"
+        same = UUID(str(i))
+        assert same == i and hash(same) == hash(i) and {same: 1}[i] == 1
