@@ -156,3 +156,43 @@ async def test_audiences_by_registration_group_and_by_listed_pupils_reach_exactl
     # Pupils 0 and 1 share their mother: she is in both audiences, through a different child each time.
     assert to("4A only") == ["p0-2@example.org", "p2-1@example.org", "p2-2@example.org", "shared-mum@example.org"]
     assert to("Two pupils") == ["p1-2@example.org", "p3-1@example.org", "p3-2@example.org", "shared-mum@example.org"]
+
+
+async def test_a_held_message_rejected_by_a_colleague_is_never_delivered_and_both_decisions_are_audited(
+        services, school, env, outside, tmp_path):
+    from uuid import uuid4
+
+    school_id, key = school
+    author, colleague = uuid4(), uuid4()
+    async with client(services["ingest"], key) as c:
+        await c.put("/v1/messages/settings", json={"require_approval": True})
+        rejected = await compose(c, SENSITIVE, staff=author)
+        approved = await compose(c, SENSITIVE, staff=author)
+        await until_state(c, rejected, "awaiting_approval")
+        await until_state(c, approved, "awaiting_approval")
+        no = await c.post(f"/v1/messages/{rejected}/reject", headers={"x-pupilpost-staff": str(colleague)})
+        assert no.status_code == 200 and no.json()["state"] == "rejected", no.text
+        assert (await c.post(f"/v1/messages/{rejected}/approve",
+                             headers={"x-pupilpost-staff": str(colleague)})).status_code == 409  # final
+        shown = (await c.get(f"/v1/messages/{rejected}")).json()
+        assert shown["state"] == "rejected" and shown["approver_id"] == str(colleague) and shown["decided_at"]
+        await c.post(f"/v1/messages/{approved}/approve", headers={"x-pupilpost-staff": str(colleague)})
+        await eventually(lambda: _sent(c, approved, 7))  # dispatch has acted on both decisions by now
+
+    async def dispatch_state():
+        rows = await admin_rows(env, "SELECT state FROM dispatch.message WHERE message_id = $1", rejected)
+        return rows and rows[0]["state"]
+    assert await eventually(dispatch_state) == "rejected"
+    assert await deliveries(env, rejected) == []
+    assert len(await deliveries(env, approved)) == 14  # app + email notice, for 7 parents
+    assert len(outside.smtp.mails) == 7  # the approved message's notices, nothing of the rejected one
+
+    token = await admin_token(services, tmp_path)
+    async with client(services["audit"], token) as ops:
+        async def audited():
+            items = (await ops.get("/v1/ops/audit", params={"school_id": str(school_id), "limit": 1000})
+                     ).json()["items"]
+            found = {(i["resource"], i["purpose"]) for i in items if i["action"] == "approve"}
+            return found if len(found) >= 2 else None
+        assert await eventually(audited) == {(f"messages/{rejected}", "four eyes: rejected"),
+                                             (f"messages/{approved}", "four eyes: approved")}

@@ -8,7 +8,7 @@ import pytest
 
 from pupilpost import db
 from pupilpost.crypto import KeyUnavailable
-from schemas.messages import MessageSubmittedV1
+from schemas.messages import MessageRecalledV1, MessageSubmittedV1
 from tests.conftest import client, eventually
 from tests.integration.helpers import admin_token, create_school
 from tests.integration.kafka_io import read
@@ -84,12 +84,13 @@ async def test_four_eyes_for_official_sensitive_messages(services, school):
         assert (await until_state(c, public, "released", "awaiting_approval"))["state"] == "released"
 
 
-async def test_recall_destroys_the_message_key(services, school, env):
+async def test_recall_destroys_the_message_key_and_is_audited(services, school, env, tmp_path):
     school_id, key = school
+    recaller = uuid4()
     async with client(services["ingest"], key) as c:
         message_id = await compose(c, PUBLIC)
         await until_state(c, message_id, "released")
-        r = await c.post(f"/v1/messages/{message_id}/recall")
+        r = await c.post(f"/v1/messages/{message_id}/recall", headers={"x-pupilpost-staff": str(recaller)})
         assert r.status_code == 200 and r.json()["state"] == "recalled"
         assert (await c.post(f"/v1/messages/{message_id}/recall")).status_code == 409
         assert (await c.get(f"/v1/messages/{message_id}")).json()["state"] == "recalled"
@@ -101,6 +102,18 @@ async def test_recall_destroys_the_message_key(services, school, env):
     async with db.tenant_tx(ingest.db(), school_id) as conn:
         with pytest.raises(KeyUnavailable):  # the copy in Kafka is unreadable now
             await ingest.keys().decrypt(conn, school_id, "message.content", base64.b64decode(evt.content))
+    [recalled] = await read(env.platform.kafka_bootstrap, env.platform.topic_prefix + "messages.recalled", 1)
+    assert MessageRecalledV1.model_validate_json(recalled.value).recalled_by == recaller
+
+    token = await admin_token(services, tmp_path)
+    async with client(services["audit"], token) as ops:
+        async def audited():
+            items = (await ops.get("/v1/ops/audit", params={"school_id": str(school_id), "limit": 1000})
+                     ).json()["items"]
+            return [i for i in items if i["action"] == "recall"]
+        [record] = await eventually(audited)
+    assert record["resource"] == f"messages/{message_id}" and record["purpose"] == "recall message"
+    assert record["actor_kind"] == "school" and record["service"] == "ingest"
 
 
 async def test_message_validation_and_isolation(services, school, tmp_path):
