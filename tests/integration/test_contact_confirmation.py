@@ -8,7 +8,12 @@ import re
 import pytest
 
 from tests.conftest import client, eventually
-from tests.integration.helpers import admin_rows, admin_token, create_school, wait_provisioned
+from tests.integration.helpers import (
+    admin_rows,
+    admin_token,
+    create_school,
+    wait_provisioned,
+)
 from tests.integration.test_dispatch_planning import mail_text
 from tests.integration.test_messages import PUBLIC, compose
 from tests.integration.test_uploads import settled
