@@ -128,7 +128,7 @@ def router(svc: Service) -> APIRouter:
                 raise HTTPException(409, detail="the message is already recalled")
             await svc.keys().destroy(conn, school_id, purpose="message", subject_id=message_id)
             await svc.outbox.add(conn, MessageRecalledV1(school_id=school_id, message_id=message_id, recalled_by=by))
-            await _audit(conn, svc, who, school_id, message_id, "recall", "recall message")
+            await _audit(conn, svc, who, school_id, message_id, "recall", f"recall message{_by(staff)}")
         return {"message_id": message_id, "state": "recalled"}
 
     @r.post("/v1/messages/{message_id}/{decision}")
@@ -145,7 +145,7 @@ def router(svc: Service) -> APIRouter:
             await svc.outbox.add(conn, MessageApprovalV1(school_id=school_id, message_id=message_id,
                                                          approver_id=approver, decision=state,
                                                          urgent=msg["urgent"]))
-            await _audit(conn, svc, who, school_id, message_id, "approve", f"four eyes: {state}")
+            await _audit(conn, svc, who, school_id, message_id, "approve", f"four eyes: {state}{_by(staff)}")
         return {"message_id": message_id, "state": state, "approver_id": approver}
 
     @r.put("/v1/messages/settings")
@@ -165,6 +165,11 @@ async def _load(conn: db.Conn, message_id: UUID) -> dict:
     if msg is None:
         raise HTTPException(404, detail="message not found")
     return msg
+
+
+def _by(staff: UUID | None) -> str:
+    """The acting staff member for an audit purpose (an id, never a name); the API key is the actor."""
+    return f" by staff {staff}" if staff else ""
 
 
 async def _audit(conn, svc: Service, who: Principal, school_id: UUID, message_id: UUID, action: str,

@@ -194,5 +194,5 @@ async def test_a_held_message_rejected_by_a_colleague_is_never_delivered_and_bot
                      ).json()["items"]
             found = {(i["resource"], i["purpose"]) for i in items if i["action"] == "approve"}
             return found if len(found) >= 2 else None
-        assert await eventually(audited) == {(f"messages/{rejected}", "four eyes: rejected"),
-                                             (f"messages/{approved}", "four eyes: approved")}
+        assert await eventually(audited) == {(f"messages/{rejected}", f"four eyes: rejected by staff {colleague}"),
+                                             (f"messages/{approved}", f"four eyes: approved by staff {colleague}")}

@@ -112,7 +112,7 @@ async def test_recall_destroys_the_message_key_and_is_audited(services, school, 
                      ).json()["items"]
             return [i for i in items if i["action"] == "recall"]
         [record] = await eventually(audited)
-    assert record["resource"] == f"messages/{message_id}" and record["purpose"] == "recall message"
+    assert record["resource"] == f"messages/{message_id}" and record["purpose"] == f"recall message by staff {recaller}"
     assert record["actor_kind"] == "school" and record["service"] == "ingest"
 
 
