@@ -33,7 +33,9 @@ async def school(services, tmp_path):
     return school_id, key
 
 
-async def test_a_new_email_is_confirmed_by_its_owner_before_use(services, school, outside):
+async def _move_email(services, school, outside):
+    """Upload a roster that gives the mother a NEW email: the request mailed to NEW, its change id and
+    secret, and the upload's id."""
     school_id, key = school
     moved = roster("878787", pupils=1, email_of=lambda i, n: NEW if n == 1 else f"parent{i}-{n}@example.org")
     async with client(services["ingest"], key) as c:
@@ -43,9 +45,15 @@ async def test_a_new_email_is_confirmed_by_its_owner_before_use(services, school
     async def asked():
         return [m for m in outside.smtp.mails.values() if m.rcpt_tos == [NEW]]
     [request] = await eventually(asked)
+    change_id, secret = re.search(r"#change=([0-9a-f-]{36})&secret=([A-Za-z0-9_-]+)", mail_text(request)).groups()
+    return request, change_id, secret, up.json()["upload_id"]
+
+
+async def test_a_new_email_is_confirmed_by_its_owner_before_use(services, school, outside):
+    _, key = school
+    request, change_id, secret, _ = await _move_email(services, school, outside)
     text = mail_text(request)
     assert "Confirm Primary has recorded this email address for you" in text and "Pupil0" not in text
-    change_id, secret = re.search(r"#change=([0-9a-f-]{36})&secret=([A-Za-z0-9_-]+)", text).groups()
 
     async with client(services["ingest"], key) as c:  # until accepted, the old address is the one used
         await compose(c, PUBLIC)
@@ -78,16 +86,8 @@ def _retrying(check):
 
 
 async def test_a_rejected_email_is_reported_to_the_school_and_the_old_one_stays_in_use(services, school, outside):
-    school_id, key = school
-    moved = roster("878787", pupils=1, email_of=lambda i, n: NEW if n == 1 else f"parent{i}-{n}@example.org")
-    async with client(services["ingest"], key) as c:
-        up = await send(c, key, school_id, moved)
-        assert (await settled(c, up.json()["upload_id"]))["counts"]["contact"]["confirmations_requested"] == 1
-
-    async def asked():
-        return [m for m in outside.smtp.mails.values() if m.rcpt_tos == [NEW]]
-    [request] = await eventually(asked)
-    change_id, secret = re.search(r"#change=([0-9a-f-]{36})&secret=([A-Za-z0-9_-]+)", mail_text(request)).groups()
+    _, key = school
+    _, change_id, secret, upload_id = await _move_email(services, school, outside)
     async with client(services["ingest"]) as parent:
         r = await parent.post(f"/v1/contact-changes/{change_id}/reject", json={"secret": secret})
         assert r.status_code == 200 and r.json()["state"] == "rejected", r.text
@@ -97,7 +97,7 @@ async def test_a_rejected_email_is_reported_to_the_school_and_the_old_one_stays_
     async with client(services["ingest"], key) as c:
         rejected = (await c.get("/v1/directory/contact-changes", params={"state": "rejected"})).json()["items"]
         assert [(x["change_id"], x["field"]) for x in rejected] == [(change_id, "email")]
-        assert rejected[0]["decided_at"] and rejected[0]["upload_id"] == up.json()["upload_id"]
+        assert rejected[0]["decided_at"] and rejected[0]["upload_id"] == upload_id
         assert (await c.get("/v1/directory/contact-changes", params={"state": "pending"})).json()["items"] == []
         contact = await _revealed(c, rejected[0]["contact_id"])
         assert contact["details"]["email"] == "parent0-1@example.org" and contact["pending"] == []
