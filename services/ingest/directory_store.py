@@ -220,10 +220,10 @@ def as_json(value: Any) -> str:
 
     The bytes are exactly `json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)`:
     stored fingerprints depend on them. A flat record (string keys; string, integer, boolean or
-    null values: every MIS record) is written by orjson, about ten times faster, and its non-ASCII
-    characters escaped as json escapes them; anything else, and anything orjson refuses (an integer
-    beyond 64 bits, a lone surrogate), is written by json itself. Floats always are: the two write
-    some exponents differently.
+    null values: every MIS record) is written by orjson (3.4 us instead of 8.8 for a pupil), its
+    non-ASCII characters escaped as json escapes them. Anything else, and anything orjson refuses
+    (an integer beyond 64 bits, a lone surrogate), is written by json itself; floats always are:
+    the two write some exponents differently.
     """
     if type(value) is dict and _FLAT.issuperset(map(type, value.values())) and _KEYS.issuperset(map(type, value)):
         try:
