@@ -1,15 +1,18 @@
 """From POST /v1/messages to the SMTP and SMPP stand-ins: outcomes come back into delivery state
-(sent, bounced, refused, retried after a deferral, SMS delivered or failed by receipt), sensitive
+(sent, bounced, refused, retried after a deferral, SMS delivered or failed by receipt), official content
+goes in full by every chosen channel with a neutral push, sensitive
 content never leaves in an email or SMS, personalised messages are rendered per family."""
 from __future__ import annotations
 
 import asyncpg
+import httpx
 import pytest
 
 from pupilpost.mis.roster import ContactRecord
 from tests.conftest import client, eventually
 from tests.integration.helpers import admin_token, create_school
 from tests.integration.test_dispatch_planning import mail_text
+from tests.integration.test_inbox import inbox_item, sign_in
 from tests.integration.test_messages import PUBLIC, SENSITIVE, compose, until_state
 from tests.integration.test_uploads import settled
 from tests.integration.upload_client import roster, send
@@ -184,3 +187,54 @@ async def test_a_message_naming_another_familys_child_is_never_sent(services, sc
         await conn.close()
     assert state == "blocked" and await _deliveries(env, message_id) == {}
     assert not any("sat next to" in mail_text(m) for m in outside.smtp.mails.values())
+
+
+OFFICIAL = {"subject": "Attendance", "body": "Your child has been marked absent from period 2 today. If you are "
+                                             "not aware of this absence please contact the attendance line."}
+
+
+async def test_an_official_message_reaches_mail_sms_inbox_and_push_in_full_with_a_neutral_nudge(
+        services, school, env, outside):
+    """Official (personal, not sensitive) content goes in full by every chosen channel: the email,
+    the SMS with its delivery receipt, the inbox; the push that announces it carries none of it."""
+    school_id, key = school
+    mum = await sign_in(services, outside, school_id, EMAILS[0])
+    async with client(services["dispatch"]) as c:
+        server_key = (await c.get("/v1/inbox/push/key")).json()["application_server_key"]
+    async with httpx.AsyncClient(base_url=outside.push.http.url) as h:
+        browser = (await h.post("/subscribe", json={"applicationServerKey": server_key})).json()
+    async with client(services["dispatch"], mum) as c:
+        r = await c.post("/v1/inbox/push/subscriptions", json={"endpoint": browser["endpoint"], "keys": browser["keys"]})
+        assert r.status_code == 201, r.text
+        prefs = await c.put("/v1/inbox/preferences", json={"channels": ["app", "email"], "marketing_consent": False})
+        assert prefs.status_code == 200, prefs.text
+
+    async with client(services["ingest"], key) as c:
+        message_id = await compose(c, OFFICIAL)
+        shown = await until_state(c, message_id, "released")
+    assert shown["level"] == "official"
+
+    item = await inbox_item(services, mum, message_id)
+    async with client(services["dispatch"], mum) as c:
+        assert OFFICIAL["body"] in (await c.get(f"/v1/inbox/{item['delivery_id']}")).json()["body"]
+
+    async def pushed():
+        async with httpx.AsyncClient(base_url=outside.push.http.url) as h:
+            return (await h.get("/messages")).json() or None
+    pushes = await eventually(pushed)
+    assert len(pushes) == 1 and "absent" not in str(pushes[0]["payload"]) and "Amelia" not in str(pushes[0]["payload"])
+
+    async def receipts():  # each father's SMS, and the carer's that the network fails
+        rows = await _deliveries(env, message_id)
+        sms = [r for r in rows.values() if r["channel"] == "sms"]
+        return sms if len(sms) == 5 and all(r["state"] in ("delivered", "failed") for r in sms) else None
+    sms = await eventually(receipts, timeout=30)
+    assert sorted(r["state"] for r in sms) == ["delivered"] * 4 + ["failed"]
+    assert {r["content"] for r in sms} == {"full"}
+    texts = [m.text for m in outside.smsc.messages.values()]
+    assert len(texts) == 5 and all(OFFICIAL["body"] in t for t in texts)
+
+    async def mailed():
+        return [m for m in outside.smtp.mails.values() if m.rcpt_tos == [EMAILS[0]] and "absent" in mail_text(m)]
+    [mail] = await eventually(mailed)
+    assert OFFICIAL["body"] in mail_text(mail) and OFFICIAL["subject"] in mail.summary()["subject"]
