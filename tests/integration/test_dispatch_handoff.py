@@ -1,7 +1,7 @@
 """From POST /v1/messages to the SMTP and SMPP stand-ins: outcomes come back into delivery state
-(sent, bounced, refused, retried after a deferral, SMS delivered or failed by receipt), official content
-goes in full by every chosen channel with a neutral push, sensitive
-content never leaves in an email or SMS, personalised messages are rendered per family."""
+(sent, bounced, refused, retried after a deferral, SMS delivered or failed by receipt), official
+content goes in full by every chosen channel with a neutral push, sensitive content never leaves
+in an email or SMS, personalised messages are rendered per family."""
 from __future__ import annotations
 
 import asyncpg
