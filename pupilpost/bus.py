@@ -191,6 +191,9 @@ class Work:
     handler: Handler
 
 
+FETCH_MAX_WAIT_MS = 500  # aiokafka's default long poll, for the main consumer groups
+
+
 @dataclass(frozen=True)
 class Lane:
     """A consumer group of its own, beside the service's main one, for the events `takes` picks
@@ -205,7 +208,7 @@ class Lane:
     # long poll only when it ends (measured: one hop 122 ms at the client's 500 ms default, 12 ms
     # at 20 ms), so a lane that must be quick asks for short polls; they cost an idle request
     # every `fetch_max_wait_ms` per consumer.
-    fetch_max_wait_ms: int = 500
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
 
     def owns(self, topic: str, event: Envelope) -> bool:
         """Whether this lane (not the main group) handles `event` read from `topic`."""
@@ -251,7 +254,7 @@ class Consumer:
             max_records=self.platform.consumer_batch,
             batch_timeout_ms=200,
             group_id=full_name(self.platform, self.group),
-            fetch_max_wait_ms=self.lane.fetch_max_wait_ms if self.lane is not None else 500,
+            fetch_max_wait_ms=self.lane.fetch_max_wait_ms if self.lane is not None else FETCH_MAX_WAIT_MS,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             session_timeout_ms=self.platform.kafka_session_timeout_ms,

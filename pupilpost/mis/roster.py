@@ -14,6 +14,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Gender = Literal["M", "F", "U", "X"]
 Part = Literal["pupils", "staff"]  # "pupils" is the pupils with their contacts
+# Which part each of the roster's lists belongs to (what `Roster.covers` names).
+PART_OF: dict[str, Part] = {"pupils": "pupils", "contacts": "pupils", "staff": "staff"}
 
 
 class _Record(BaseModel):

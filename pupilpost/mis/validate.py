@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from pupilpost.mis.normalise import FieldError, normalise_email, normalise_mobile
-from pupilpost.mis.roster import ContactRecord, Part, PupilRecord, Roster, StaffRecord
+from pupilpost.mis.roster import PART_OF, ContactRecord, Part, PupilRecord, Roster, StaffRecord
 
 __all__ = ["Counts", "FieldError", "Problem", "Validated", "check_schema", "is_opt_out", "normalise_email",
            "normalise_mobile", "normalise_year_group", "validate"]
@@ -253,9 +253,8 @@ def _has_records(raw: Mapping[str, Any], key: str) -> bool:
 
 def _uncovered(covers: tuple[Part, ...], raw: Mapping[str, Any]) -> list[Problem]:
     """Records of a part the export says it does not hold in full (which could not be diffed)."""
-    parts = {"pupils": "pupils", "contacts": "pupils", "staff": "staff"}
-    return [Problem("roster", None, key, f"the export does not say it covers {parts[key]}, yet holds {key}")
-            for key in ("pupils", "contacts", "staff") if parts[key] not in covers and _has_records(raw, key)]
+    return [Problem("roster", None, key, f"the export does not say it covers {part}, yet holds {key}")
+            for key, part in PART_OF.items() if part not in covers and _has_records(raw, key)]
 
 
 def _total(raw: Mapping[str, Any]) -> list[Problem]:

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 from pupilpost.crypto import BlindIndexer
-from pupilpost.mis.roster import Roster
+from pupilpost.mis.roster import PART_OF, Roster
 from pupilpost.mis.validate import validate
 from services.ingest import directory_store as ds
-from services.ingest.logic import KINDS, Incoming, Kind
+from services.ingest.logic import Incoming, Kind
 
 BODY_EXCLUDE = {"pupil": {"source_row"}, "contact": {"source_row", "email", "mobile"}, "staff": {"source_row"}}
 _LISTS: tuple[tuple[Kind, str], ...] = (("pupil", "pupils"), ("contact", "contacts"), ("staff", "staff"))
@@ -85,8 +85,8 @@ def index_records(index_key: bytes, roster: Roster) -> tuple[dict[Kind, list[Inc
     index = BlindIndexer(index_key)
     dumped = roster.model_dump(mode="json", include=set(_DUMP_EXCLUDE), exclude=_DUMP_EXCLUDE)
     # Only the kinds the export covers: the diff leaves the others as they are (see Roster.covers).
-    covered = {"pupils": ("pupil", "contact"), "staff": ("staff",)}
-    out: dict[Kind, list[Incoming]] = {k: [] for part in roster.covers or () for k in covered[part]}
+    covers = roster.covers or ()
+    out: dict[Kind, list[Incoming]] = {kind: [] for kind, plural in _LISTS if PART_OF[plural] in covers}
     records: dict[bytes, Record] = {}
     pupil_index: dict[str, bytes] = {}
     for kind, plural in _LISTS:
